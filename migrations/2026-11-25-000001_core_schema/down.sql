@@ -1,0 +1,10 @@
+DROP TABLE audit_events;
+DROP FUNCTION audit_events_are_append_only();
+DROP TABLE responses;
+DROP TABLE instrument_versions;
+DROP TABLE instruments;
+DROP TABLE sessions;
+DROP TABLE episodes;
+DROP TABLE clients;
+DROP TABLE users;
+DROP TABLE organizations;

@@ -1,0 +1,197 @@
+//! Typed settings read from the environment and validated once, at start-up.
+//!
+//! A bad value stops the process with a one-line explanation naming the variable, so an
+//! operator never has to read a stack trace to fix a typo. Nothing here is global: the
+//! `Settings` value is built in `main` and passed down.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the database comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseSource {
+    /// `DATABASE_URL` was given: use that server.
+    Url(String),
+    /// No `DATABASE_URL`: a private PostgreSQL cluster under the data directory.
+    Embedded,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database: DatabaseSource,
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None` in embedded mode means "generate once and keep in the data directory".
+    pub jwt_secret: Option<String>,
+    pub log_format: LogFormat,
+    pub db_pool_size: u32,
+    /// How long a request waits for a free database connection before it answers 503.
+    pub db_acquire_timeout: Duration,
+    pub db_statement_timeout: Duration,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+/// The shortest HS256 secret we accept: 256 bits, as RFC 7518 §3.2 requires.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can supply an environment of their own.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let database = match get("DATABASE_URL") {
+            Some(url) => DatabaseSource::Url(parse_database_url(&url)?),
+            None => DatabaseSource::Embedded,
+        };
+        let bind = match get("RAPPORT_BIND") {
+            Some(raw) => raw.trim().parse().map_err(|_| ConfigError {
+                variable: "RAPPORT_BIND",
+                reason: format!("`{raw}` is not an address:port such as 127.0.0.1:8080"),
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let data_dir = PathBuf::from(get("RAPPORT_DATA_DIR").unwrap_or_else(|| "./.rapport".into()));
+        let jwt_secret = get("RAPPORT_JWT_SECRET");
+        if let Some(secret) = &jwt_secret {
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                return Err(ConfigError {
+                    variable: "RAPPORT_JWT_SECRET",
+                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
+                });
+            }
+        } else if matches!(database, DatabaseSource::Url(_)) {
+            return Err(ConfigError {
+                variable: "RAPPORT_JWT_SECRET",
+                reason: "is required when DATABASE_URL is set (only the embedded default generates one)".into(),
+            });
+        }
+        let log_format = match get("RAPPORT_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "RAPPORT_LOG_FORMAT",
+                    reason: format!("`{other}` is neither `json` nor `pretty`"),
+                });
+            }
+        };
+        Ok(Self {
+            database,
+            bind,
+            data_dir,
+            jwt_secret,
+            log_format,
+            db_pool_size: parse_number(&get, "RAPPORT_DB_POOL_SIZE", 16, 1..=512)? as u32,
+            db_acquire_timeout: Duration::from_millis(parse_number(&get, "RAPPORT_DB_ACQUIRE_TIMEOUT_MS", 2_000, 10..=60_000)?),
+            db_statement_timeout: Duration::from_millis(parse_number(&get, "RAPPORT_DB_STATEMENT_TIMEOUT_MS", 10_000, 100..=600_000)?),
+            body_limit: parse_number(&get, "RAPPORT_BODY_LIMIT_BYTES", 1_048_576, 1_024..=67_108_864)? as usize,
+            shutdown_timeout: Duration::from_secs(parse_number(&get, "RAPPORT_SHUTDOWN_TIMEOUT_SECS", 30, 0..=600)?),
+        })
+    }
+}
+
+fn parse_database_url(url: &str) -> Result<String, ConfigError> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_owned())
+    } else {
+        Err(ConfigError {
+            variable: "DATABASE_URL",
+            reason: "must start with postgres:// or postgresql://".into(),
+        })
+    }
+}
+
+fn parse_number(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = get(variable) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => Err(ConfigError {
+            variable,
+            reason: format!("`{raw}` is not a whole number from {} to {}", range.start(), range.end()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn no_configuration_means_the_embedded_default_on_localhost_8080() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database, DatabaseSource::Embedded);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./.rapport"));
+        assert!(s.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn a_database_url_without_a_jwt_secret_is_refused() {
+        let err = settings(&[("DATABASE_URL", "postgres://localhost/x")]).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_JWT_SECRET");
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let err = settings(&[("RAPPORT_JWT_SECRET", "short")]).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_JWT_SECRET");
+    }
+
+    #[test]
+    fn a_bad_bind_address_names_the_variable_in_one_line() {
+        let err = settings(&[("RAPPORT_BIND", "localhost")]).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_BIND");
+        assert!(!err.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_database_url_of_another_scheme_is_refused() {
+        let err = settings(&[("DATABASE_URL", "mysql://x"), ("RAPPORT_JWT_SECRET", &"s".repeat(32))]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused() {
+        let err = settings(&[("RAPPORT_DB_POOL_SIZE", "0")]).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_DB_POOL_SIZE");
+        let err = settings(&[("RAPPORT_LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_LOG_FORMAT");
+    }
+}

@@ -1,0 +1,170 @@
+//! The database layer: the only module that imports diesel.
+//!
+//! **How diesel runs off the async workers, decided once, here:** sync diesel over libpq with
+//! an r2d2 pool, every call going through [`Database::run`], which moves the closure onto
+//! tokio's blocking pool. Why not diesel-async: measured on this machine both gave the same
+//! throughput (PostgreSQL and the CPU were the limit, not the pool); sync diesel keeps
+//! transactions as plain closures (`conn.transaction(|c| ...)`) with no boxed futures, runs
+//! embedded migrations directly, and is the better-trodden path. The blocking pool is larger
+//! than the connection pool, so a closure waiting for a connection never starves the workers,
+//! and a pool that stays empty for `db_acquire_timeout` answers 503 quickly instead of queueing.
+//!
+//! One file per table group; rows convert to `domain` types inside this module.
+
+pub mod audit;
+pub mod organizations;
+pub mod schema;
+
+use diesel::PgConnection;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::time::Duration;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Serializes migration runs across processes (two replicas starting at once).
+const MIGRATION_LOCK_KEY: i64 = 0x7261_7070_6f72_7401;
+
+type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no such record")]
+    NotFound,
+    #[error("unique or foreign-key constraint `{constraint}` refused the change")]
+    Conflict { constraint: String },
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("query failed")]
+    Query(#[source] DieselError),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error("the database task was cancelled or panicked")]
+    Task,
+}
+
+impl From<DieselError> for DbError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => Self::NotFound,
+            DieselError::DatabaseError(
+                kind @ (DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation),
+                info,
+            ) => {
+                let constraint = info.constraint_name().unwrap_or(match kind {
+                    DatabaseErrorKind::UniqueViolation => "unique",
+                    _ => "foreign_key",
+                });
+                Self::Conflict { constraint: constraint.to_owned() }
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                Self::Unavailable("serialization failure".into())
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                Self::Unavailable("connection closed".into())
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+/// Session settings every pooled connection gets, so no query or forgotten transaction can
+/// hold resources forever.
+#[derive(Debug)]
+struct SessionSettings {
+    statement_timeout: Duration,
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        let statement_ms = self.statement_timeout.as_millis();
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {statement_ms}; \
+             SET idle_in_transaction_session_timeout = {}; \
+             SET application_name = 'rapport'; SET TIME ZONE 'UTC'",
+            statement_ms * 2
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Pool settings, from [`crate::config::Settings`].
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub acquire_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+/// The connection pool; cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: PgPool,
+}
+
+impl Database {
+    /// Builds the pool without connecting yet: the service starts, and `/readyz` reports,
+    /// even while the database is briefly away.
+    pub fn new(url: &str, options: &PoolOptions) -> Self {
+        let manager = ConnectionManager::<PgConnection>::new(url);
+        let pool = Pool::builder()
+            .max_size(options.max_size)
+            .min_idle(Some(0))
+            .connection_timeout(options.acquire_timeout)
+            .test_on_check_out(true)
+            .connection_customizer(Box::new(SessionSettings { statement_timeout: options.statement_timeout }))
+            .build_unchecked(manager);
+        Self { pool }
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|_| DbError::Task)?
+    }
+
+    /// Applies pending migrations under an advisory lock; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, DbError> {
+        self.run(run_migrations).await
+    }
+
+    /// Ready means: reachable, and no migration pending.
+    pub async fn readiness(&self) -> Result<Readiness, DbError> {
+        self.run(|conn| {
+            let pending = conn.has_pending_migration(MIGRATIONS).map_err(|e| DbError::Migration(e.to_string()))?;
+            Ok(if pending { Readiness::MigrationsPending } else { Readiness::Ready })
+        })
+        .await
+    }
+
+    /// Connections open and idle, for the metrics endpoint.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    MigrationsPending,
+}
+
+fn run_migrations(conn: &mut PgConnection) -> Result<usize, DbError> {
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+    let result = conn.run_pending_migrations(MIGRATIONS).map(|applied| applied.len());
+    conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+    result.map_err(|e| DbError::Migration(e.to_string()))
+}

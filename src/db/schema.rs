@@ -1,0 +1,138 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    audit_events (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        occurred_at -> Timestamptz,
+        actor_id -> Nullable<Uuid>,
+        actor_role -> Nullable<Text>,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Uuid>,
+        request_id -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Jsonb,
+    }
+}
+
+diesel::table! {
+    clients (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        external_id -> Text,
+        age_group -> Text,
+        display_name -> Nullable<Text>,
+        birth_year -> Nullable<Int4>,
+        attributes -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    episodes (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        client_id -> Uuid,
+        clinician_id -> Uuid,
+        started_on -> Date,
+        ended_on -> Nullable<Date>,
+        program -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    instrument_versions (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        instrument_id -> Uuid,
+        version -> Int4,
+        definition -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    instruments (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        key -> Text,
+        name -> Text,
+        builtin -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    responses (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        instrument_version_id -> Uuid,
+        client_id -> Uuid,
+        episode_id -> Uuid,
+        session_id -> Nullable<Uuid>,
+        rater -> Text,
+        administered_at -> Timestamptz,
+        answers -> Jsonb,
+        scores -> Jsonb,
+        comment -> Nullable<Text>,
+        submitted_by -> Nullable<Uuid>,
+        voided_at -> Nullable<Timestamptz>,
+        void_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        episode_id -> Uuid,
+        number -> Int4,
+        occurred_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        email -> Text,
+        display_name -> Nullable<Text>,
+        role -> Text,
+        external_id -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(clients -> organizations (organization_id));
+diesel::joinable!(instruments -> organizations (organization_id));
+diesel::joinable!(users -> organizations (organization_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
+    clients,
+    episodes,
+    instrument_versions,
+    instruments,
+    organizations,
+    responses,
+    sessions,
+    users,
+);

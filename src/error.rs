@@ -1,0 +1,212 @@
+//! `ApiError`: the one place where failures become HTTP answers, as RFC 9457
+//! `application/problem+json` with a stable `type` URI and `code`.
+//!
+//! Server faults (5xx) say nothing internal in the body; their cause goes to the log (never
+//! request data, which may be protected health information).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+const PROBLEM_BASE: &str = "https://rapport.dev/problems/";
+
+pub use crate::domain::validation::FieldError;
+
+/// The problem details body (RFC 9457).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable URI naming the kind of problem.
+    #[serde(rename = "type")]
+    #[schema(example = "https://rapport.dev/problems/validation")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable snake_case code that clients can branch on.
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Vec<String> },
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the request body must be {expected}")]
+    UnsupportedMediaType { expected: &'static str },
+    #[error("{detail}")]
+    Unavailable { code: &'static str, detail: String, retry_after_secs: u32 },
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(error))
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation",
+            Self::BadRequest { code, .. } | Self::Conflict { code, .. } | Self::Unavailable { code, .. } => code,
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "The request has invalid fields",
+            Self::BadRequest { .. } => "The request is malformed",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed { .. } => "Method not allowed",
+            Self::Conflict { .. } => "Conflict",
+            Self::PayloadTooLarge { .. } => "Request body too large",
+            Self::UnsupportedMediaType { .. } => "Unsupported media type",
+            Self::Unavailable { .. } => "Service unavailable",
+            Self::Internal(_) => "Internal server error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Validation(errors) => format!("{} field(s) are invalid; see `errors`", errors.len()),
+            Self::NotFound => "No resource exists at this address.".into(),
+            Self::MethodNotAllowed { allow } => format!("This resource allows {}.", allow.join(", ")),
+            Self::Internal(_) => "The server failed to handle this request; it has been logged.".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let code = self.code();
+        Problem {
+            problem_type: format!("{PROBLEM_BASE}{}", code.replace('_', "-")),
+            title: self.title().into(),
+            status: self.status_code().as_u16(),
+            detail: self.detail(),
+            code: code.into(),
+            errors: match self {
+                Self::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        match self {
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            Self::Unavailable { retry_after_secs, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
+        }
+        response.body(serde_json::to_string(&self.problem()).expect("a problem always serializes"))
+    }
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::NotFound => Self::NotFound,
+            DbError::Conflict { constraint } => Self::Conflict {
+                code: "conflict",
+                detail: format!("the request conflicts with existing data ({constraint})"),
+            },
+            DbError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::Unavailable {
+                    code: "database_unavailable",
+                    detail: "The database is busy or unreachable; retry shortly.".into(),
+                    retry_after_secs: 1,
+                }
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// Maps actix's own extractor failures (path and query) to problem+json.
+pub fn path_error(error: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest { code: "invalid_path", detail: format!("a path parameter is malformed: {error}") }.into()
+}
+
+pub fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest { code: "invalid_query", detail: format!("the query string is malformed: {error}") }.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn internal_errors_hide_their_cause_from_the_client() {
+        let error = ApiError::internal(std::io::Error::other("secret table name"));
+        let body = error.error_response().into_body().try_into_bytes().unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("https://rapport.dev/problems/internal"));
+    }
+
+    #[test]
+    fn validation_problems_list_each_pointer() {
+        let error = ApiError::Validation(vec![FieldError::new("/answers/overall", "must be at most 10")]);
+        let problem = error.problem();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].pointer, "/answers/overall");
+        assert_eq!(problem.problem_type, "https://rapport.dev/problems/validation");
+    }
+}

@@ -1,0 +1,177 @@
+//! A JSON body extractor whose every failure is a problem+json answer: 415 for another
+//! content type, 413 past the body limit (checked while reading, not after), 400 for
+//! malformed JSON, and 422 with the JSON pointer of the offending field for wrong types,
+//! missing or unknown fields.
+
+use crate::domain::validation::pointer_token;
+use crate::error::{ApiError, FieldError};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+/// The largest request body accepted, in bytes; set once in `startup`.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON request body of type `T`.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = request.app_data::<web::Data<BodyLimit>>().map_or(1_048_576, |l| l.0);
+        let checked = check_headers(request, limit);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            checked?;
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| ApiError::BadRequest {
+                    code: "unreadable_body",
+                    detail: format!("the request body could not be read: {error}"),
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(Json)
+        })
+    }
+}
+
+fn check_headers(request: &HttpRequest, limit: usize) -> Result<(), ApiError> {
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(length) if length > limit => Err(ApiError::PayloadTooLarge { limit }),
+        _ => Ok(()),
+    }
+}
+
+/// Parses `body` as `T`, locating data errors by JSON pointer.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let pointer = to_pointer(error.path());
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => data_error(&pointer, &inner),
+            _ => malformed(&inner),
+        }
+    })?;
+    deserializer.end().map_err(|error| malformed(&error))?;
+    Ok(value)
+}
+
+fn malformed(error: &serde_json::Error) -> ApiError {
+    let detail = if error.is_eof() && error.line() == 1 && error.column() == 0 {
+        "the request body is empty; a JSON document was expected".to_owned()
+    } else {
+        format!("the request body is not valid JSON: {error}")
+    };
+    ApiError::BadRequest { code: "malformed_json", detail }
+}
+
+fn data_error(pointer: &str, error: &serde_json::Error) -> ApiError {
+    let message = error.to_string();
+    // serde names the field of "unknown field `x`" and "missing field `x`" in its message,
+    // while the path stops at the object that holds it.
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    let field = ["unknown field `", "missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let pointer = match field {
+        Some(name) => format!("{}/{}", pointer.trim_end_matches('/'), pointer_token(name)),
+        None => pointer.to_owned(),
+    };
+    let detail = match message.split_once(", expected one of") {
+        Some((head, _)) if message.starts_with("unknown field") => format!("{head}: this field is not accepted"),
+        _ => message,
+    };
+    ApiError::Validation(vec![FieldError::new(pointer, detail)])
+}
+
+fn to_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            Segment::Map { key } => pointer.push_str(&format!("/{}", pointer_token(key))),
+            Segment::Enum { variant } => pointer.push_str(&format!("/{}", pointer_token(variant))),
+            Segment::Unknown => {}
+        }
+    }
+    pointer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[allow(dead_code)]
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        score: u8,
+    }
+
+    #[allow(dead_code)]
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        name: String,
+        items: Vec<Inner>,
+    }
+
+    fn pointer_of(body: &str) -> String {
+        match parse_json::<Outer>(body.as_bytes()).unwrap_err() {
+            ApiError::Validation(errors) => errors[0].pointer.clone(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_type_is_located_by_pointer() {
+        assert_eq!(pointer_of(r#"{"name":"a","items":[{"score":1},{"score":"x"}]}"#), "/items/1/score");
+    }
+
+    #[test]
+    fn an_unknown_field_is_located_by_its_own_pointer() {
+        assert_eq!(pointer_of(r#"{"name":"a","items":[],"organization_id":"x"}"#), "/organization_id");
+    }
+
+    #[test]
+    fn a_missing_field_is_located_by_its_own_pointer() {
+        assert_eq!(pointer_of(r#"{"items":[]}"#), "/name");
+    }
+
+    #[test]
+    fn out_of_range_integers_are_data_errors() {
+        assert_eq!(pointer_of(r#"{"name":"a","items":[{"score":300}]}"#), "/items/0/score");
+    }
+
+    #[test]
+    fn syntax_errors_and_trailing_garbage_are_malformed() {
+        for body in ["{", "", r#"{"name":"a","items":[]} x"#, "\u{0}"] {
+            assert!(matches!(parse_json::<Outer>(body.as_bytes()), Err(ApiError::BadRequest { .. })), "{body:?}");
+        }
+    }
+}

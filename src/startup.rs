@@ -1,0 +1,199 @@
+//! Building the application: database (embedded or `DATABASE_URL`), migrations, routes,
+//! listener. `Application::build` binds port 0 happily, which is how the tests start it.
+
+use crate::config::{DatabaseSource, Settings};
+use crate::db::{Database, DbError, PoolOptions};
+use crate::domain::people::{EmailAddress, NewPassword, OrganizationName};
+use crate::embedded_pg::{EMBEDDED_DATABASE, EmbeddedCluster, EmbeddedPgError};
+use crate::error;
+use crate::http::{self, extract::BodyLimit, fallback::RouteTable, metrics::Metrics, observe};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use serde::Serialize;
+use std::net::{SocketAddr, TcpListener};
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("embedded PostgreSQL: {0}")]
+    Embedded(#[from] EmbeddedPgError),
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: SocketAddr, source: std::io::Error },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+    #[error("reading standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error("{field}: {detail}")]
+    Invalid { field: &'static str, detail: String },
+}
+
+/// Where the database is, and the embedded cluster when we use one.
+pub struct DatabaseHandle {
+    url: String,
+    cluster: Option<EmbeddedCluster>,
+}
+
+impl DatabaseHandle {
+    /// `DATABASE_URL` when set; otherwise the embedded cluster, started unless already running.
+    pub fn open(settings: &Settings) -> Result<Self, StartupError> {
+        match &settings.database {
+            DatabaseSource::Url(url) => Ok(Self { url: url.clone(), cluster: None }),
+            DatabaseSource::Embedded => {
+                let cluster = EmbeddedCluster::open(&settings.data_dir)?;
+                if cluster.started_here() {
+                    tracing::info!(port = cluster.port(), "started the embedded PostgreSQL cluster");
+                }
+                Ok(Self { url: cluster.database_url(EMBEDDED_DATABASE), cluster: Some(cluster) })
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops the embedded cluster if this process started it.
+    pub fn close(self) {
+        if let Some(cluster) = self.cluster.filter(EmbeddedCluster::started_here) {
+            stop_cluster(&cluster);
+        }
+    }
+
+    /// Stops the embedded cluster whoever started it (the service owns its private cluster).
+    pub fn close_always(self) {
+        if let Some(cluster) = self.cluster {
+            stop_cluster(&cluster);
+        }
+    }
+
+    /// `rapport migrate`.
+    pub fn migrate(&self, settings: &Settings) -> Result<usize, StartupError> {
+        let database = Database::new(&self.url, &pool_options(settings));
+        Ok(block_on(database.migrate())?)
+    }
+
+    /// `rapport create-org`: the organization and its first admin.
+    pub fn create_organization(
+        &self,
+        settings: &Settings,
+        name: &str,
+        admin_email: &str,
+        admin_password: Option<String>,
+    ) -> Result<CreatedOrganizationOutput, StartupError> {
+        let invalid = |field| move |e: crate::domain::validation::FieldError| StartupError::Invalid { field, detail: e.detail };
+        let name = OrganizationName::parse(name, "/name").map_err(invalid("--name"))?;
+        let email = EmailAddress::parse(admin_email, "/admin_email").map_err(invalid("--admin-email"))?;
+        let generated = admin_password.is_none();
+        let password = admin_password.unwrap_or_else(crate::auth::password::generate);
+        let password = NewPassword::parse(&password, "/admin_password").map_err(invalid("admin password"))?;
+        let hash = crate::auth::password::hash(password.expose());
+        let database = Database::new(&self.url, &pool_options(settings));
+        let created = block_on(async {
+            database.migrate().await?;
+            database.create_organization(name, email, hash).await
+        })?;
+        Ok(CreatedOrganizationOutput {
+            organization_id: created.organization_id,
+            admin_user_id: created.admin_user_id,
+            admin_password: generated.then(|| password.expose().to_owned()),
+        })
+    }
+}
+
+fn stop_cluster(cluster: &EmbeddedCluster) {
+    match cluster.stop() {
+        Ok(()) => tracing::info!("stopped the embedded PostgreSQL cluster"),
+        Err(error) => tracing::error!(%error, "could not stop the embedded PostgreSQL cluster"),
+    }
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime builds")
+        .block_on(future)
+}
+
+/// What `create-org` prints.
+#[derive(Debug, Serialize)]
+pub struct CreatedOrganizationOutput {
+    pub organization_id: Uuid,
+    pub admin_user_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_password: Option<String>,
+}
+
+pub fn pool_options(settings: &Settings) -> PoolOptions {
+    PoolOptions {
+        max_size: settings.db_pool_size,
+        acquire_timeout: settings.db_acquire_timeout,
+        statement_timeout: settings.db_statement_timeout,
+    }
+}
+
+/// The running HTTP service.
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+}
+
+impl Application {
+    /// Connects, migrates, binds `settings.bind` (port 0 picks a free port) and builds the server.
+    pub async fn build(settings: &Settings, database_url: &str) -> Result<Self, StartupError> {
+        let database = Database::new(database_url, &pool_options(settings));
+        let applied = database.migrate().await?;
+        if applied > 0 {
+            tracing::info!(applied, "applied database migrations");
+        }
+        let listener =
+            TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { address: settings.bind, source })?;
+        let address = listener.local_addr().map_err(StartupError::Serve)?;
+        let api = crate::openapi::build();
+        let routes = web::Data::new(RouteTable::from_openapi(&api));
+        let metrics = web::Data::new(Metrics::new(database.clone()));
+        let database = web::Data::new(database);
+        let body_limit = web::Data::new(BodyLimit(settings.body_limit));
+        let server = HttpServer::new(move || {
+            App::new()
+                .into_utoipa_app()
+                .configure(http::api_routes)
+                .into_app()
+                .app_data(database.clone())
+                .app_data(metrics.clone())
+                .app_data(routes.clone())
+                .app_data(body_limit.clone())
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
+                .service(web::redirect("/docs", "/docs/"))
+                .default_service(web::to(http::fallback::unmatched))
+                .wrap(from_fn(observe::observe))
+                .wrap(TracingLogger::<observe::RequestSpan>::new())
+        })
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .listen(listener)
+        .map_err(StartupError::Serve)?
+        .run();
+        Ok(Self { address, server })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests (up to the shutdown timeout).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
