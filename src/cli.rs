@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use std::io::Read;
 
 #[derive(Debug, Parser)]
-#[command(name = "rapport", version, about = "Measures the therapeutic alliance: scores feedback forms, finds ruptures.")]
+#[command(
+    name = "rapport",
+    version,
+    about = "Measures the therapeutic alliance: scores feedback forms, finds ruptures."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -40,6 +40,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub http_workers: usize,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -105,10 +107,21 @@ impl Settings {
             jwt_secret,
             log_format,
             db_pool_size: parse_number(&get, "RAPPORT_DB_POOL_SIZE", 16, 1..=512)? as u32,
-            db_acquire_timeout: Duration::from_millis(parse_number(&get, "RAPPORT_DB_ACQUIRE_TIMEOUT_MS", 2_000, 10..=60_000)?),
-            db_statement_timeout: Duration::from_millis(parse_number(&get, "RAPPORT_DB_STATEMENT_TIMEOUT_MS", 10_000, 100..=600_000)?),
+            db_acquire_timeout: Duration::from_millis(parse_number(
+                &get,
+                "RAPPORT_DB_ACQUIRE_TIMEOUT_MS",
+                2_000,
+                10..=60_000,
+            )?),
+            db_statement_timeout: Duration::from_millis(parse_number(
+                &get,
+                "RAPPORT_DB_STATEMENT_TIMEOUT_MS",
+                10_000,
+                100..=600_000,
+            )?),
             body_limit: parse_number(&get, "RAPPORT_BODY_LIMIT_BYTES", 1_048_576, 1_024..=67_108_864)? as usize,
             shutdown_timeout: Duration::from_secs(parse_number(&get, "RAPPORT_SHUTDOWN_TIMEOUT_SECS", 30, 0..=600)?),
+            http_workers: parse_number(&get, "RAPPORT_HTTP_WORKERS", 0, 0..=256)? as usize,
         })
     }
 }
@@ -118,10 +131,7 @@ fn parse_database_url(url: &str) -> Result<String, ConfigError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(url.to_owned())
     } else {
-        Err(ConfigError {
-            variable: "DATABASE_URL",
-            reason: "must start with postgres:// or postgresql://".into(),
-        })
+        Err(ConfigError { variable: "DATABASE_URL", reason: "must start with postgres:// or postgresql://".into() })
     }
 }
 

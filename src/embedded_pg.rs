@@ -168,11 +168,7 @@ impl EmbeddedCluster {
     pub fn open(data_dir: &Path) -> Result<Self, EmbeddedPgError> {
         let binaries = PgBinaries::locate()?;
         let account = server_account();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o711)
-            .create(data_dir)
-            .map_err(io_error(data_dir))?;
+        fs::DirBuilder::new().recursive(true).mode(0o711).create(data_dir).map_err(io_error(data_dir))?;
         let data_dir = fs::canonicalize(data_dir).map_err(io_error(data_dir))?;
         let root = data_dir.join("pg");
         if let Some(account) = &account {
@@ -273,8 +269,7 @@ impl EmbeddedCluster {
         let contents = fs::read_to_string(&pid_file).map_err(io_error(&pid_file))?;
         // postmaster.pid: pid, data directory, start time, port, ...
         let port = contents.lines().nth(3).and_then(|line| line.trim().parse().ok());
-        port.map(Some)
-            .ok_or_else(|| EmbeddedPgError::Layout(format!("{} names no port", pid_file.display())))
+        port.map(Some).ok_or_else(|| EmbeddedPgError::Layout(format!("{} names no port", pid_file.display())))
     }
 
     fn start(&mut self) -> Result<(), EmbeddedPgError> {

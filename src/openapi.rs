@@ -25,7 +25,8 @@ struct ApiDoc;
 
 /// Builds the complete document.
 pub fn build() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::http::api_routes).split_for_parts();
+    let (_, api) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::http::api_routes).split_for_parts();
     api
 }
 

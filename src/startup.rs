@@ -86,7 +86,8 @@ impl DatabaseHandle {
         admin_email: &str,
         admin_password: Option<String>,
     ) -> Result<CreatedOrganizationOutput, StartupError> {
-        let invalid = |field| move |e: crate::domain::validation::FieldError| StartupError::Invalid { field, detail: e.detail };
+        let invalid =
+            |field| move |e: crate::domain::validation::FieldError| StartupError::Invalid { field, detail: e.detail };
         let name = OrganizationName::parse(name, "/name").map_err(invalid("--name"))?;
         let email = EmailAddress::parse(admin_email, "/admin_email").map_err(invalid("--admin-email"))?;
         let generated = admin_password.is_none();
@@ -160,6 +161,11 @@ impl Application {
         let metrics = web::Data::new(Metrics::new(database.clone()));
         let database = web::Data::new(database);
         let body_limit = web::Data::new(BodyLimit(settings.body_limit));
+        let workers = if settings.http_workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            settings.http_workers
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .into_utoipa_app()
@@ -177,6 +183,7 @@ impl Application {
                 .wrap(from_fn(observe::observe))
                 .wrap(TracingLogger::<observe::RequestSpan>::new())
         })
+        .workers(workers)
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)
         .map_err(StartupError::Serve)?
@@ -190,6 +197,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// A handle to stop the server from elsewhere (tests stop theirs when they end).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests (up to the shutdown timeout).

@@ -22,7 +22,9 @@ pub fn hash(secret: &str) -> String {
 
 /// True when `secret` matches `phc_hash`. Comparison is constant-time inside argon2.
 pub fn verify(phc_hash: &str, secret: &str) -> bool {
-    PasswordHash::new(phc_hash).map(|parsed| hasher().verify_password(secret.as_bytes(), &parsed).is_ok()).unwrap_or(false)
+    PasswordHash::new(phc_hash)
+        .map(|parsed| hasher().verify_password(secret.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
 }
 
 /// A random password for a new account: 24 alphanumeric characters (about 143 bits).

@@ -89,16 +89,16 @@ fn malformed(error: &serde_json::Error) -> ApiError {
 
 fn data_error(pointer: &str, error: &serde_json::Error) -> ApiError {
     let message = error.to_string();
-    // serde names the field of "unknown field `x`" and "missing field `x`" in its message,
-    // while the path stops at the object that holds it.
+    // serde names the field of "missing field `x`" in its message, while the path stops at
+    // the object that holds it (for an unknown field the path already ends with it).
     let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
     let field = ["unknown field `", "missing field `", "duplicate field `"]
         .iter()
         .find_map(|prefix| message.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next());
-    let pointer = match field {
-        Some(name) => format!("{}/{}", pointer.trim_end_matches('/'), pointer_token(name)),
-        None => pointer.to_owned(),
+    let pointer = match field.map(pointer_token) {
+        Some(token) if !pointer.ends_with(&format!("/{token}")) => format!("{pointer}/{token}"),
+        _ => pointer.to_owned(),
     };
     let detail = match message.split_once(", expected one of") {
         Some((head, _)) if message.starts_with("unknown field") => format!("{head}: this field is not accepted"),

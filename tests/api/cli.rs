@@ -1,0 +1,240 @@
+//! The `rapport` binary itself: configuration errors, subcommands, and the embedded default.
+
+use crate::harness::{TEST_JWT_SECRET, TestDatabase};
+use diesel::prelude::*;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn rapport() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rapport"));
+    command.env_remove("DATABASE_URL").env_remove("RAPPORT_JWT_SECRET").env("RUST_LOG", "warn");
+    command
+}
+
+fn with_database(database: &TestDatabase) -> Command {
+    let mut command = rapport();
+    command.env("DATABASE_URL", &database.url).env("RAPPORT_JWT_SECRET", TEST_JWT_SECRET);
+    command
+}
+
+fn stdout_json(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn a_bad_setting_stops_the_binary_with_one_line_naming_the_variable() {
+    let output = rapport().env("RAPPORT_BIND", "everywhere").arg("openapi").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("RAPPORT_BIND"), "{stderr}");
+}
+
+#[test]
+fn the_openapi_subcommand_prints_the_generated_document() {
+    let output = rapport().arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stdout).unwrap().trim_end(), rapport::openapi::to_pretty_json().trim_end());
+}
+
+#[test]
+fn migrate_applies_every_migration_to_an_empty_database_once() {
+    let database = TestDatabase::create_empty();
+    let first = with_database(&database).arg("migrate").output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied 1 migration(s)"));
+    let second = with_database(&database).arg("migrate").output().unwrap();
+    assert!(String::from_utf8_lossy(&second.stdout).contains("applied 0 migration(s)"));
+}
+
+#[derive(QueryableByName)]
+struct AdminRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    email: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    role: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    password_hash: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    audit_events: i64,
+}
+
+#[test]
+fn create_org_prints_the_ids_and_a_generated_password_that_verifies() {
+    let database = TestDatabase::create();
+    let output = with_database(&database)
+        .args(["create-org", "--name", "Northside Counselling", "--admin-email", "Admin@Northside.Example"])
+        .output()
+        .unwrap();
+    let created = stdout_json(&output);
+    let password = created["admin_password"].as_str().unwrap();
+    assert!(password.len() >= 20);
+    let admin: AdminRow = diesel::sql_query(
+        "SELECT u.email, u.role, u.password_hash, \
+                (SELECT count(*) FROM audit_events a WHERE a.organization_id = u.organization_id) AS audit_events \
+         FROM users u WHERE u.organization_id = $1::uuid AND u.id = $2::uuid",
+    )
+    .bind::<diesel::sql_types::Text, _>(created["organization_id"].as_str().unwrap())
+    .bind::<diesel::sql_types::Text, _>(created["admin_user_id"].as_str().unwrap())
+    .get_result(&mut database.connect())
+    .unwrap();
+    assert_eq!(admin.email, "admin@northside.example");
+    assert_eq!(admin.role, "admin");
+    assert!(admin.password_hash.starts_with("$argon2id$"));
+    assert!(rapport::auth::password::verify(&admin.password_hash, password));
+    assert_eq!(admin.audit_events, 1);
+}
+
+#[test]
+fn create_org_takes_a_password_from_stdin_and_refuses_bad_input() {
+    let database = TestDatabase::create();
+    let mut child = with_database(&database)
+        .args(["create-org", "--name", "Clinic", "--admin-email", "a@clinic.example", "--admin-password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough passphrase\n").unwrap();
+    let created = stdout_json(&child.wait_with_output().unwrap());
+    assert!(created.get("admin_password").is_none(), "a chosen password is never printed back");
+
+    let bad_email = with_database(&database)
+        .args(["create-org", "--name", "Clinic", "--admin-email", "not-an-email"])
+        .output()
+        .unwrap();
+    assert!(!bad_email.status.success());
+    assert!(String::from_utf8_lossy(&bad_email.stderr).contains("--admin-email"));
+    let empty_name = with_database(&database)
+        .args(["create-org", "--name", " ", "--admin-email", "b@clinic.example"])
+        .output()
+        .unwrap();
+    assert!(!empty_name.status.success());
+}
+
+/// A `rapport serve` child that is stopped (and its cluster with it) even when a test fails.
+struct Served {
+    child: Option<Child>,
+    data_dir: PathBuf,
+}
+
+impl Served {
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.terminate();
+        }
+        if let Some(pid) = postmaster_pid(&self.data_dir) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGQUIT);
+        }
+    }
+}
+
+fn postmaster_pid(data_dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(data_dir.join("pg/data/postmaster.pid")).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_until_ready(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("serve exited early with {status}");
+        }
+        let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut stream| {
+            use std::io::Read;
+            let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            answer.starts_with("HTTP/1.1 200")
+        });
+        if ready {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("serve did not become ready");
+}
+
+fn serve_embedded(data_dir: &Path, port: u16) -> Served {
+    let mut child = rapport()
+        .env("RAPPORT_DATA_DIR", data_dir)
+        .env("RAPPORT_BIND", format!("127.0.0.1:{port}"))
+        .env("RAPPORT_HTTP_WORKERS", "1")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_ready(port, &mut child);
+    Served { child: Some(child), data_dir: data_dir.to_owned() }
+}
+
+#[test]
+fn with_no_configuration_serve_runs_a_private_cluster_that_create_org_shares_and_sigterm_stops() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let data_dir = temp.path().join("data");
+    let port = free_port();
+
+    let mut served = serve_embedded(&data_dir, port);
+    assert!(data_dir.join("pg/data/PG_VERSION").exists(), "the cluster lives under RAPPORT_DATA_DIR");
+    let running = postmaster_pid(&data_dir).expect("the cluster runs while serve does");
+
+    // create-org connects to the running cluster and leaves it running.
+    let created = rapport()
+        .env("RAPPORT_DATA_DIR", &data_dir)
+        .args(["create-org", "--name", "Embedded Clinic", "--admin-email", "admin@embedded.example"])
+        .output()
+        .unwrap();
+    assert!(stdout_json(&created)["organization_id"].is_string());
+    assert_eq!(postmaster_pid(&data_dir), Some(running));
+
+    let status = served.terminate();
+    assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
+    assert_eq!(postmaster_pid(&data_dir), None, "serve stops its cluster when it stops");
+
+    // With serve stopped, create-org starts the cluster, does its work and stops it again.
+    let created = rapport()
+        .env("RAPPORT_DATA_DIR", &data_dir)
+        .args(["create-org", "--name", "Second Clinic", "--admin-email", "admin@second.example"])
+        .output()
+        .unwrap();
+    assert!(stdout_json(&created)["admin_password"].is_string());
+    assert_eq!(postmaster_pid(&data_dir), None);
+
+    // The next start reuses the cluster and its data.
+    let mut served = serve_embedded(&data_dir, port);
+    let listing = rapport()
+        .env("RAPPORT_DATA_DIR", &data_dir)
+        .args(["create-org", "--name", "Third Clinic", "--admin-email", "admin@third.example"])
+        .output()
+        .unwrap();
+    assert!(listing.status.success());
+    assert!(served.terminate().success());
+}

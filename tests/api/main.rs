@@ -1,0 +1,13 @@
+//! The integration suite: one binary, the real application on a real PostgreSQL.
+//!
+//! Without `DATABASE_URL` the harness starts a throw-away cluster (the same embedded-PostgreSQL
+//! code the service uses) in a temporary directory; with it, it creates its databases on that
+//! server. Either way every test gets a fresh database cloned from a migrated template, and
+//! nothing is left behind.
+
+mod cli;
+mod errors;
+mod harness;
+mod openapi_document;
+mod operations;
+mod schema_rules;
