@@ -122,7 +122,7 @@ fn versioned_bin_dirs(root: &Path) -> Vec<PathBuf> {
             (digits.parse().unwrap_or(0), path.join("bin"))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     found.into_iter().map(|(_, dir)| dir).collect()
 }
 
