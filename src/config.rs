@@ -42,6 +42,24 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// HTTP worker threads; 0 means one per CPU core.
     pub http_workers: usize,
+    pub tokens: TokenSettings,
+}
+
+/// How access and refresh tokens are made and checked.
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Ed25519 private key (PKCS#8 PEM) to sign with EdDSA instead of HS256.
+    pub private_key_file: Option<PathBuf>,
+    /// Public keys (PEM) of earlier signing keys that still verify during a rotation.
+    pub previous_public_key_files: Vec<PathBuf>,
+    /// Token requests allowed per minute from one client address.
+    pub rate_per_address: u32,
+    /// Token requests allowed per minute for one username or client id.
+    pub rate_per_username: u32,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -77,6 +95,7 @@ impl Settings {
         };
         let data_dir = PathBuf::from(get("RAPPORT_DATA_DIR").unwrap_or_else(|| "./.rapport".into()));
         let jwt_secret = get("RAPPORT_JWT_SECRET");
+        let private_key_file = get("RAPPORT_JWT_PRIVATE_KEY_FILE").map(PathBuf::from);
         if let Some(secret) = &jwt_secret {
             if secret.len() < MIN_JWT_SECRET_BYTES {
                 return Err(ConfigError {
@@ -84,10 +103,12 @@ impl Settings {
                     reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
                 });
             }
-        } else if matches!(database, DatabaseSource::Url(_)) {
+        } else if matches!(database, DatabaseSource::Url(_)) && private_key_file.is_none() {
             return Err(ConfigError {
                 variable: "RAPPORT_JWT_SECRET",
-                reason: "is required when DATABASE_URL is set (only the embedded default generates one)".into(),
+                reason: "is required when DATABASE_URL is set and RAPPORT_JWT_PRIVATE_KEY_FILE is not \
+                         (only the embedded default generates one)"
+                    .into(),
             });
         }
         let log_format = match get("RAPPORT_LOG_FORMAT").as_deref().map(str::trim) {
@@ -122,6 +143,23 @@ impl Settings {
             body_limit: parse_number(&get, "RAPPORT_BODY_LIMIT_BYTES", 1_048_576, 1_024..=67_108_864)? as usize,
             shutdown_timeout: Duration::from_secs(parse_number(&get, "RAPPORT_SHUTDOWN_TIMEOUT_SECS", 30, 0..=600)?),
             http_workers: parse_number(&get, "RAPPORT_HTTP_WORKERS", 0, 0..=256)? as usize,
+            tokens: TokenSettings {
+                issuer: get("RAPPORT_JWT_ISSUER").unwrap_or_else(|| "rapport".into()),
+                audience: get("RAPPORT_JWT_AUDIENCE").unwrap_or_else(|| "rapport-api".into()),
+                access_ttl: Duration::from_secs(parse_number(&get, "RAPPORT_ACCESS_TOKEN_TTL_SECS", 900, 30..=86_400)?),
+                refresh_ttl: Duration::from_secs(parse_number(
+                    &get,
+                    "RAPPORT_REFRESH_TOKEN_TTL_SECS",
+                    30 * 86_400,
+                    60..=365 * 86_400,
+                )?),
+                private_key_file,
+                previous_public_key_files: get("RAPPORT_JWT_PREVIOUS_PUBLIC_KEY_FILES")
+                    .map(|files| files.split(',').map(str::trim).filter(|f| !f.is_empty()).map(PathBuf::from).collect())
+                    .unwrap_or_default(),
+                rate_per_address: parse_number(&get, "RAPPORT_TOKEN_RATE_PER_ADDRESS", 60, 1..=1_000_000)? as u32,
+                rate_per_username: parse_number(&get, "RAPPORT_TOKEN_RATE_PER_USERNAME", 10, 1..=1_000_000)? as u32,
+            },
         })
     }
 }

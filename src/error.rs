@@ -39,6 +39,10 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("your role may not do this")]
+    Forbidden,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -51,6 +55,11 @@ pub enum ApiError {
     UnsupportedMediaType { expected: &'static str },
     #[error("{detail}")]
     Unavailable { code: &'static str, detail: String, retry_after_secs: u32 },
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// The token endpoint's own error format (RFC 6749 §5.2).
+    #[error("{description}")]
+    OAuth { status: u16, error: &'static str, description: String, retry_after_secs: Option<u64> },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -64,8 +73,12 @@ impl ApiError {
         match self {
             Self::Validation(_) => "validation",
             Self::BadRequest { code, .. } | Self::Conflict { code, .. } | Self::Unavailable { code, .. } => code,
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::TooManyRequests { .. } => "too_many_requests",
+            Self::OAuth { error, .. } => error,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Internal(_) => "internal",
@@ -76,8 +89,12 @@ impl ApiError {
         match self {
             Self::Validation(_) => "The request has invalid fields",
             Self::BadRequest { .. } => "The request is malformed",
+            Self::Unauthorized(_) => "Authentication required",
+            Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
+            Self::TooManyRequests { .. } => "Too many requests",
+            Self::OAuth { .. } => "Token request refused",
             Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge { .. } => "Request body too large",
             Self::UnsupportedMediaType { .. } => "Unsupported media type",
@@ -117,8 +134,12 @@ impl ResponseError for ApiError {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::OAuth { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -132,8 +153,24 @@ impl ResponseError for ApiError {
             tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
         }
         let mut response = HttpResponse::build(self.status_code());
+        if let Self::OAuth { error, description, retry_after_secs, .. } = self {
+            response.insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
+            if *error == "invalid_client" {
+                response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"rapport\""));
+            }
+            if let Some(seconds) = retry_after_secs {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            return response.json(serde_json::json!({ "error": error, "error_description": description }));
+        }
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         match self {
+            Self::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"rapport\", error=\"invalid_token\""));
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.join(", ")));
             }
@@ -176,6 +213,49 @@ impl From<DbError> for ApiError {
             other => Self::internal(other),
         }
     }
+}
+
+/// Problem answers shared by protected operations, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+pub enum AuthProblems {
+    /// No bearer token, or an invalid, expired or revoked one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The caller's role may not do this.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
+/// Problem answers of operations that take a request body.
+#[derive(utoipa::IntoResponses)]
+pub enum BodyProblems {
+    /// Malformed JSON or query string.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// The body exceeds the size limit.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not `application/json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// Fields are missing, unknown, of the wrong type or out of range; `errors` lists each by JSON pointer.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+}
+
+/// Problem answers of operations that take a query string.
+#[derive(utoipa::IntoResponses)]
+pub enum QueryProblems {
+    /// A query parameter is malformed, unknown or out of range.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+}
+
+/// The record does not exist in the caller's organization (or the caller may not see it).
+#[derive(utoipa::IntoResponses)]
+pub enum NotFoundProblem {
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
 }
 
 /// Maps actix's own extractor failures (path and query) to problem+json.

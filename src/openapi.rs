@@ -4,7 +4,8 @@
 
 use crate::error::{FieldError, Problem};
 use actix_web::App;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 #[derive(OpenApi)]
@@ -18,10 +19,37 @@ use utoipa_actix_web::AppExt;
                        pointer of each bad field. Every response carries `X-Request-Id`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    tags((name = "operations", description = "Liveness, readiness and metrics")),
-    components(schemas(Problem, FieldError))
+    tags(
+        (name = "operations", description = "Liveness, readiness and metrics"),
+        (name = "authentication", description = "OAuth 2.0 token endpoint and public keys"),
+        (name = "users", description = "People of the organization"),
+        (name = "service-accounts", description = "EHR integrations and pipelines"),
+        (name = "clients", description = "People in care"),
+        (name = "audit", description = "The audit log"),
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerScheme)
 )]
 struct ApiDoc;
+
+/// The `bearer` security scheme that protected operations name.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from POST /v1/auth/token"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// Builds the complete document.
 pub fn build() -> utoipa::openapi::OpenApi {

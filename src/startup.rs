@@ -1,12 +1,13 @@
 //! Building the application: database (embedded or `DATABASE_URL`), migrations, routes,
 //! listener. `Application::build` binds port 0 happily, which is how the tests start it.
 
+use crate::auth::tokens::TokenKeys;
 use crate::config::{DatabaseSource, Settings};
 use crate::db::{Database, DbError, PoolOptions};
 use crate::domain::people::{EmailAddress, NewPassword, OrganizationName};
 use crate::embedded_pg::{EMBEDDED_DATABASE, EmbeddedCluster, EmbeddedPgError};
 use crate::error;
-use crate::http::{self, extract::BodyLimit, fallback::RouteTable, metrics::Metrics, observe};
+use crate::http::{self, extract::BodyLimit, fallback::RouteTable, metrics::Metrics, observe, token::TokenRateLimits};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
@@ -31,6 +32,8 @@ pub enum StartupError {
     Stdin(std::io::Error),
     #[error("{field}: {detail}")]
     Invalid { field: &'static str, detail: String },
+    #[error("signing keys: {0}")]
+    Keys(#[from] crate::auth::tokens::KeyError),
 }
 
 /// Where the database is, and the embedded cluster when we use one.
@@ -139,6 +142,25 @@ pub fn pool_options(settings: &Settings) -> PoolOptions {
     }
 }
 
+/// The HS256 secret: configured, or (embedded default) generated once and kept in the data
+/// directory, so tokens survive restarts.
+fn jwt_secret(settings: &Settings) -> Result<String, StartupError> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let path = settings.data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if existing.trim().len() >= crate::config::MIN_JWT_SECRET_BYTES {
+            return Ok(existing.trim().to_owned());
+        }
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|e| StartupError::Invalid { field: "RAPPORT_DATA_DIR", detail: e.to_string() })?;
+    let secret = crate::embedded_pg::random_hex(32);
+    crate::embedded_pg::write_private_file(&path, &secret)?;
+    Ok(secret)
+}
+
 /// The running HTTP service.
 pub struct Application {
     address: SocketAddr,
@@ -153,6 +175,10 @@ impl Application {
         if applied > 0 {
             tracing::info!(applied, "applied database migrations");
         }
+        let secret = jwt_secret(settings)?;
+        let keys = web::Data::new(TokenKeys::from_settings(&settings.tokens, &secret)?);
+        let limits = web::Data::new(TokenRateLimits::new(&settings.tokens));
+        let token_settings = web::Data::new(settings.tokens.clone());
         let listener =
             TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { address: settings.bind, source })?;
         let address = listener.local_addr().map_err(StartupError::Serve)?;
@@ -175,6 +201,9 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(routes.clone())
                 .app_data(body_limit.clone())
+                .app_data(keys.clone())
+                .app_data(limits.clone())
+                .app_data(token_settings.clone())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))

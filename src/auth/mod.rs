@@ -1,8 +1,8 @@
-//! Authentication building blocks: password and secret hashing, roles.
-//!
-//! May import `domain`; must not import actix or diesel.
+//! Authentication building blocks: access tokens (JWT), refresh tokens, password and secret
+//! hashing, roles. Pure: no actix, no diesel (the `AuthUser` extractor lives in `http`).
 
 pub mod password;
-pub mod role;
+pub mod refresh;
+pub mod tokens;
 
-pub use role::Role;
+pub use crate::domain::Role;

@@ -12,8 +12,13 @@
 //! One file per table group; rows convert to `domain` types inside this module.
 
 pub mod audit;
+pub mod clients;
 pub mod organizations;
+pub mod page;
+pub mod refresh_tokens;
 pub mod schema;
+pub mod service_accounts;
+pub mod users;
 
 use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
@@ -44,6 +49,8 @@ pub enum DbError {
     Migration(String),
     #[error("the database task was cancelled or panicked")]
     Task,
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
 }
 
 impl From<DieselError> for DbError {

@@ -1,7 +1,7 @@
 //! Organizations and their first admin.
 
 use super::audit::{self, NewAuditEvent, Outcome};
-use super::schema::{organizations, users};
+use super::schema::{login_names, organizations, users};
 use super::{Database, DbError};
 use crate::domain::people::{EmailAddress, OrganizationName};
 use diesel::prelude::*;
@@ -28,6 +28,14 @@ impl Database {
                 let admin_user_id = Uuid::now_v7();
                 diesel::insert_into(organizations::table)
                     .values((organizations::id.eq(organization_id), organizations::name.eq(name.as_str())))
+                    .execute(conn)?;
+                diesel::insert_into(login_names::table)
+                    .values((
+                        login_names::login.eq(admin_email.as_str()),
+                        login_names::organization_id.eq(organization_id),
+                        login_names::principal_id.eq(admin_user_id),
+                        login_names::kind.eq("user"),
+                    ))
                     .execute(conn)?;
                 diesel::insert_into(users::table)
                     .values((

@@ -68,10 +68,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_names (login) {
+        login -> Text,
+        organization_id -> Uuid,
+        principal_id -> Uuid,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Uuid,
         name -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        family_id -> Uuid,
+        user_id -> Uuid,
+        secret_hash -> Text,
+        issued_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -91,6 +114,19 @@ diesel::table! {
         submitted_by -> Nullable<Uuid>,
         voided_at -> Nullable<Timestamptz>,
         void_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    service_accounts (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        name -> Text,
+        role -> Text,
+        secret_hash -> Text,
+        active -> Bool,
+        created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
     }
 }
@@ -123,6 +159,7 @@ diesel::table! {
 
 diesel::joinable!(clients -> organizations (organization_id));
 diesel::joinable!(instruments -> organizations (organization_id));
+diesel::joinable!(service_accounts -> organizations (organization_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -131,8 +168,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     episodes,
     instrument_versions,
     instruments,
+    login_names,
     organizations,
+    refresh_tokens,
     responses,
+    service_accounts,
     sessions,
     users,
 );

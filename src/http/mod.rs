@@ -1,16 +1,41 @@
 //! The HTTP edge: the only module (with `error`) that knows actix. One file per resource,
 //! DTOs beside their handlers; handlers are thin (extract → parse → one `db` call → view).
 
+pub mod audit_events;
+pub mod auth_user;
+pub mod clients;
 pub mod extract;
 pub mod fallback;
+pub mod jwks;
 pub mod metrics;
 pub mod observe;
 pub mod operations;
+pub mod pagination;
+pub mod service_accounts;
+pub mod token;
+pub mod users;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers every documented handler. The OpenAPI document is collected from this function,
 /// so the route table and the spec cannot disagree.
 pub fn api_routes(config: &mut ServiceConfig) {
-    config.service(operations::healthz).service(operations::readyz).service(operations::metrics);
+    config
+        .service(operations::healthz)
+        .service(operations::readyz)
+        .service(operations::metrics)
+        .service(jwks::jwks)
+        .service(token::issue_token)
+        .service(users::create_user)
+        .service(users::list_users)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(service_accounts::create_service_account)
+        .service(service_accounts::list_service_accounts)
+        .service(clients::create_client)
+        .service(clients::list_clients)
+        .service(clients::get_client)
+        .service(clients::update_client)
+        .service(clients::erase_client)
+        .service(audit_events::list_audit_events);
 }

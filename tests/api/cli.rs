@@ -46,7 +46,8 @@ fn migrate_applies_every_migration_to_an_empty_database_once() {
     let database = TestDatabase::create_empty();
     let first = with_database(&database).arg("migrate").output().unwrap();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    assert!(String::from_utf8_lossy(&first.stdout).contains("applied 1 migration(s)"));
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap().count();
+    assert!(String::from_utf8_lossy(&first.stdout).contains(&format!("applied {migrations} migration(s)")));
     let second = with_database(&database).arg("migrate").output().unwrap();
     assert!(String::from_utf8_lossy(&second.stdout).contains("applied 0 migration(s)"));
 }
@@ -237,4 +238,85 @@ fn with_no_configuration_serve_runs_a_private_cluster_that_create_org_shares_and
         .unwrap();
     assert!(listing.status.success());
     assert!(served.terminate().success());
+}
+
+#[test]
+fn no_health_information_token_or_secret_reaches_the_log() {
+    let database = TestDatabase::create();
+    let port = free_port();
+    let mut child = with_database(&database)
+        .env("RAPPORT_BIND", format!("127.0.0.1:{port}"))
+        .env("RAPPORT_HTTP_WORKERS", "1")
+        .env("RAPPORT_LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_ready(port, &mut child);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (canary_password, canary) = ("CANARY-PASSWORD-7f3a9", "CANARY-PHI-5b2e1");
+    let secrets = runtime.block_on(async {
+        let created = with_database(&database)
+            .args([
+                "create-org",
+                "--name",
+                "Canary Clinic",
+                "--admin-email",
+                "canary@clinic.example",
+                "--admin-password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        created.stdin.as_ref().unwrap().write_all(canary_password.as_bytes()).unwrap();
+        assert!(created.wait_with_output().unwrap().status.success());
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let tokens: serde_json::Value = client
+            .post(format!("{base}/v1/auth/token"))
+            .form(&[("grant_type", "password"), ("username", "canary@clinic.example"), ("password", canary_password)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = tokens["access_token"].as_str().unwrap().to_owned();
+        let body = serde_json::json!({"external_id": canary, "age_group": "adult", "display_name": canary,
+                                      "attributes": {"note": canary}});
+        let created: serde_json::Value = client
+            .post(format!("{base}/v1/clients"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["id"].as_str().unwrap();
+        client.get(format!("{base}/v1/clients/{id}")).bearer_auth(&token).send().await.unwrap();
+        client.get(format!("{base}/v1/clients?external_id={canary}")).bearer_auth(&token).send().await.unwrap();
+        // Bad input echoing the canary, and a failed login.
+        client.post(format!("{base}/v1/clients")).bearer_auth(&token).json(&body).send().await.unwrap();
+        client
+            .post(format!("{base}/v1/auth/token"))
+            .form(&[("grant_type", "password"), ("username", canary), ("password", canary_password)])
+            .send()
+            .await
+            .unwrap();
+        vec![token, tokens["refresh_token"].as_str().unwrap().to_owned()]
+    });
+    let mut served = Served { child: Some(child), data_dir: PathBuf::from("/nonexistent") };
+    let child = served.child.take().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(log.contains("request finished"), "the log was captured: {log}");
+    for secret in [canary, canary_password].iter().map(|s| s.to_string()).chain(secrets) {
+        assert!(!log.contains(&secret), "the log contains `{secret}`");
+    }
 }

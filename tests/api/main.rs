@@ -5,9 +5,16 @@
 //! server. Either way every test gets a fresh database cloned from a migrated template, and
 //! nothing is left behind.
 
+mod audit_log;
+mod authentication;
 mod cli;
+mod clients;
 mod errors;
 mod harness;
 mod openapi_document;
 mod operations;
+mod role_matrix;
 mod schema_rules;
+mod shutdown;
+mod tenancy;
+mod users;

@@ -4,8 +4,9 @@ use crate::harness::TestDatabase;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
-/// Tables that are not owned by one organization.
-const GLOBAL_TABLES: &[&str] = &["organizations", "__diesel_schema_migrations"];
+/// Tables that are not owned by one organization: the organizations themselves, diesel's
+/// bookkeeping, and login names (unique across organizations; a Citus reference table).
+const GLOBAL_TABLES: &[&str] = &["organizations", "__diesel_schema_migrations", "login_names"];
 
 #[derive(QueryableByName, Debug)]
 struct KeyColumn {

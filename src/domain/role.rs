@@ -1,4 +1,5 @@
-//! The roles of API.md. A person or service account has exactly one.
+//! The roles of API.md: what a caller may do. A person, service account or form-request
+//! token has exactly one.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
