@@ -2,8 +2,11 @@
 //! testable without a database, with examples from the literature next to the code.
 
 pub mod clients;
+pub mod instruments;
 pub mod people;
 pub mod role;
+pub mod settings;
+pub mod signals;
 pub mod validation;
 
 pub use role::Role;

@@ -1,0 +1,277 @@
+//! The eight built-in instruments of INSTRUMENTS.md, as data. Licensed scales (ORS/SRS family,
+//! WAI) ship their structure only; PHQ-9 and GAD-7 ship their English wording.
+//!
+//! A change to a definition here becomes a new version for every organization at the next
+//! start (see `db::instruments`); responses keep the version they were scored with.
+
+use super::definition::*;
+
+fn vas(id: &str, domain: &str) -> ItemDefinition {
+    ItemDefinition {
+        id: id.into(),
+        domain: domain.into(),
+        answer: AnswerType::Vas,
+        required: true,
+        scored: true,
+        reversed: false,
+        text: None,
+    }
+}
+
+fn likert(id: &str, domain: &str, min: i32, max: i32, labels: &[&str], text: Option<&str>) -> ItemDefinition {
+    ItemDefinition {
+        id: id.into(),
+        domain: domain.into(),
+        answer: AnswerType::Likert { min, max, labels: labels.iter().map(|l| l.to_string()).collect() },
+        required: true,
+        scored: true,
+        reversed: false,
+        text: text.map(str::to_owned),
+    }
+}
+
+fn band(label: &str, min: f64, max: f64) -> Band {
+    Band { label: label.into(), min, max }
+}
+
+fn rating_scale(
+    key: &str,
+    name: &str,
+    category: Category,
+    raters: Vec<Rater>,
+    items: [(&str, &str); 4],
+) -> InstrumentDefinition {
+    InstrumentDefinition {
+        key: key.into(),
+        name: name.into(),
+        licence: Licence::Pcoms,
+        ships_text: false,
+        category,
+        raters,
+        items: items.iter().map(|(id, domain)| vas(id, domain)).collect(),
+        subscales: Vec::new(),
+        total: TotalRule::Sum,
+        direction: Direction::HigherIsBetter,
+        bands: Vec::new(),
+        loinc: None,
+    }
+}
+
+const SRS_ITEMS: [(&str, &str); 4] = [
+    ("relationship", "felt heard, understood and respected"),
+    ("goals_topics", "worked on what the client wanted to work on"),
+    ("approach_method", "the therapist's approach fits the client"),
+    ("overall", "overall, the session was right for the client"),
+];
+
+const CSRS_ITEMS: [(&str, &str); 4] = [
+    ("relationship", "listening"),
+    ("goals_topics", "how important"),
+    ("approach_method", "what we did"),
+    ("overall", "overall"),
+];
+
+const ORS_ITEMS: [(&str, &str); 4] = [
+    ("individually", "personal well-being, the past week"),
+    ("interpersonally", "family and close relationships, the past week"),
+    ("socially", "work, school and friendships, the past week"),
+    ("overall", "general sense of well-being, the past week"),
+];
+
+const WAI_LABELS: [&str; 5] = ["seldom", "sometimes", "fairly often", "very often", "always"];
+
+fn wai(key: &str, name: &str, rater: Rater) -> InstrumentDefinition {
+    let subscale = |key: &str, name: &str, items: [u8; 4]| Subscale {
+        key: key.into(),
+        name: name.into(),
+        items: items.iter().map(|n| format!("item{n}")).collect(),
+    };
+    let domain = |n: u8| match n {
+        4 | 6 | 8 | 11 => "goal agreement",
+        1 | 2 | 10 | 12 => "task agreement",
+        _ => "bond",
+    };
+    InstrumentDefinition {
+        key: key.into(),
+        name: name.into(),
+        licence: Licence::SprWai,
+        ships_text: false,
+        category: Category::Alliance,
+        raters: vec![rater],
+        items: (1..=12).map(|n| likert(&format!("item{n}"), domain(n), 1, 5, &WAI_LABELS, None)).collect(),
+        subscales: vec![
+            subscale("goal", "Goal", [4, 6, 8, 11]),
+            subscale("task", "Task", [1, 2, 10, 12]),
+            subscale("bond", "Bond", [3, 5, 7, 9]),
+        ],
+        total: TotalRule::Sum,
+        direction: Direction::HigherIsBetter,
+        bands: Vec::new(),
+        loinc: None,
+    }
+}
+
+const FREQUENCY: [&str; 4] = ["not at all", "several days", "more than half the days", "nearly every day"];
+
+const PHQ9_TEXT: [(&str, &str); 9] = [
+    ("anhedonia", "Little interest or pleasure in doing things"),
+    ("depressed mood", "Feeling down, depressed, or hopeless"),
+    ("sleep", "Trouble falling or staying asleep, or sleeping too much"),
+    ("fatigue", "Feeling tired or having little energy"),
+    ("appetite", "Poor appetite or overeating"),
+    ("self-worth", "Feeling bad about yourself — or that you are a failure or have let yourself or your family down"),
+    ("concentration", "Trouble concentrating on things, such as reading the newspaper or watching television"),
+    (
+        "psychomotor",
+        "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so fidgety or \
+         restless that you have been moving around a lot more than usual",
+    ),
+    ("thoughts of self-harm", "Thoughts that you would be better off dead or of hurting yourself in some way"),
+];
+
+const GAD7_TEXT: [(&str, &str); 7] = [
+    ("nervousness", "Feeling nervous, anxious or on edge"),
+    ("uncontrollable worry", "Not being able to stop or control worrying"),
+    ("excessive worry", "Worrying too much about different things"),
+    ("trouble relaxing", "Trouble relaxing"),
+    ("restlessness", "Being so restless that it is hard to sit still"),
+    ("irritability", "Becoming easily annoyed or irritable"),
+    ("fear", "Feeling afraid as if something awful might happen"),
+];
+
+fn symptom_scale(
+    key: &str,
+    name: &str,
+    text: &[(&str, &str)],
+    bands: Vec<Band>,
+    loinc: (&str, &str),
+) -> InstrumentDefinition {
+    InstrumentDefinition {
+        key: key.into(),
+        name: name.into(),
+        licence: Licence::PublicDomain,
+        ships_text: true,
+        category: Category::Symptom,
+        raters: vec![Rater::Client],
+        items: text
+            .iter()
+            .enumerate()
+            .map(|(i, (domain, wording))| likert(&format!("item{}", i + 1), domain, 0, 3, &FREQUENCY, Some(wording)))
+            .collect(),
+        subscales: Vec::new(),
+        total: TotalRule::Sum,
+        direction: Direction::LowerIsBetter,
+        bands,
+        loinc: Some(Loinc { panel: loinc.0.into(), total: loinc.1.into() }),
+    }
+}
+
+fn phq9() -> InstrumentDefinition {
+    let bands = vec![
+        band("minimal", 0.0, 4.0),
+        band("mild", 5.0, 9.0),
+        band("moderate", 10.0, 14.0),
+        band("moderately_severe", 15.0, 19.0),
+        band("severe", 20.0, 27.0),
+    ];
+    let mut definition =
+        symptom_scale("phq-9", "Patient Health Questionnaire 9", &PHQ9_TEXT, bands, ("44249-1", "44261-6"));
+    let mut difficulty = likert(
+        "difficulty",
+        "functional difficulty",
+        0,
+        3,
+        &["not difficult at all", "somewhat difficult", "very difficult", "extremely difficult"],
+        Some(
+            "If you checked off any problems, how difficult have these problems made it for you to do your work, \
+             take care of things at home, or get along with other people?",
+        ),
+    );
+    difficulty.required = false;
+    difficulty.scored = false;
+    definition.items.push(difficulty);
+    definition
+}
+
+fn gad7() -> InstrumentDefinition {
+    let bands = vec![
+        band("minimal", 0.0, 4.0),
+        band("mild", 5.0, 9.0),
+        band("moderate", 10.0, 14.0),
+        band("severe", 15.0, 21.0),
+    ];
+    symptom_scale("gad-7", "Generalized Anxiety Disorder 7", &GAD7_TEXT, bands, ("69737-5", "70274-6"))
+}
+
+/// Every built-in instrument, in a stable order.
+pub fn all() -> Vec<InstrumentDefinition> {
+    vec![
+        rating_scale("srs", "Session Rating Scale v3", Category::Alliance, vec![Rater::Client], SRS_ITEMS),
+        rating_scale("csrs", "Child Session Rating Scale", Category::Alliance, vec![Rater::Client], CSRS_ITEMS),
+        rating_scale(
+            "ors",
+            "Outcome Rating Scale",
+            Category::Outcome,
+            vec![Rater::Client, Rater::Collateral],
+            ORS_ITEMS,
+        ),
+        rating_scale(
+            "cors",
+            "Child Outcome Rating Scale",
+            Category::Outcome,
+            vec![Rater::Client, Rater::Collateral],
+            ORS_ITEMS,
+        ),
+        wai("wai-sr", "Working Alliance Inventory, Short Revised (client)", Rater::Client),
+        wai("wai-sr-t", "Working Alliance Inventory, Short Revised (therapist)", Rater::Therapist),
+        phq9(),
+        gad7(),
+    ]
+}
+
+pub fn is_builtin(key: &str) -> bool {
+    all().iter().any(|definition| definition.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_definition_is_valid_and_has_the_documented_range() {
+        let ranges: Vec<(String, (f64, f64))> = all().iter().map(|d| (d.key.clone(), d.total_range())).collect();
+        for definition in all() {
+            assert_eq!(definition.validate(""), Ok(()), "{}", definition.key);
+        }
+        let expected = [
+            ("srs", (0.0, 40.0)),
+            ("csrs", (0.0, 40.0)),
+            ("ors", (0.0, 40.0)),
+            ("cors", (0.0, 40.0)),
+            ("wai-sr", (12.0, 60.0)),
+            ("wai-sr-t", (12.0, 60.0)),
+            ("phq-9", (0.0, 27.0)),
+            ("gad-7", (0.0, 21.0)),
+        ];
+        let expected: Vec<(String, (f64, f64))> = expected.iter().map(|(k, r)| (k.to_string(), *r)).collect();
+        assert_eq!(ranges, expected);
+    }
+
+    #[test]
+    fn only_public_domain_scales_ship_wording() {
+        for definition in all() {
+            let has_text = definition.items.iter().any(|item| item.text.is_some());
+            assert_eq!(has_text, definition.ships_text, "{}", definition.key);
+            assert_eq!(definition.ships_text, definition.licence == Licence::PublicDomain);
+        }
+    }
+
+    #[test]
+    fn wai_subscales_follow_the_published_key() {
+        let wai = all().into_iter().find(|d| d.key == "wai-sr").unwrap();
+        let items = |key: &str| wai.subscales.iter().find(|s| s.key == key).unwrap().items.join(",");
+        assert_eq!(items("goal"), "item4,item6,item8,item11");
+        assert_eq!(items("task"), "item1,item2,item10,item12");
+        assert_eq!(items("bond"), "item3,item5,item7,item9");
+    }
+}

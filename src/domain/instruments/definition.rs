@@ -1,0 +1,287 @@
+//! What an instrument is: items and the answers they take, how items add up to scores, and
+//! what the scores mean. Built-in and organization-defined instruments share this schema;
+//! `InstrumentDefinition::validate` is the only door for a custom one.
+
+use super::super::validation::{FieldError, pointer_token};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use utoipa::ToSchema;
+
+/// Who may use an instrument's wording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Licence {
+    /// ORS/SRS family: licensed per agency by their authors; Rapport ships no wording.
+    Pcoms,
+    /// Working Alliance Inventory: permission through the Society for Psychotherapy Research.
+    SprWai,
+    PublicDomain,
+    /// Defined by the organization itself.
+    OrgOwned,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rater {
+    Client,
+    Therapist,
+    Collateral,
+}
+
+impl Rater {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rater::Client => "client",
+            Rater::Therapist => "therapist",
+            Rater::Collateral => "collateral",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Rater::Client, Rater::Therapist, Rater::Collateral].into_iter().find(|r| r.as_str() == raw)
+    }
+}
+
+/// What an instrument measures, which decides the signals it can raise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Alliance,
+    Outcome,
+    Symptom,
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    HigherIsBetter,
+    LowerIsBetter,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TotalRule {
+    Sum,
+    Mean,
+}
+
+/// The answer an item takes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AnswerType {
+    /// Visual-analogue line: a decimal from 0.0 to 10.0 with at most one decimal place.
+    Vas,
+    /// A whole number from `min` to `max`, optionally with a label per value.
+    Likert {
+        min: i32,
+        max: i32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        labels: Vec<String>,
+    },
+}
+
+impl AnswerType {
+    /// Answers are kept as whole numbers of `1 / scale`: tenths for VAS, units for Likert.
+    pub fn scale(&self) -> i64 {
+        match self {
+            AnswerType::Vas => 10,
+            AnswerType::Likert { .. } => 1,
+        }
+    }
+
+    /// The smallest and largest answer, in units of `1 / scale`.
+    pub fn bounds(&self) -> (i64, i64) {
+        match self {
+            AnswerType::Vas => (0, 100),
+            AnswerType::Likert { min, max, .. } => (i64::from(*min), i64::from(*max)),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemDefinition {
+    /// Stable id; the key of the answer in a submission (`/answers/<id>`).
+    pub id: String,
+    /// What the item is about, in a few words (not the licensed wording).
+    pub domain: String,
+    pub answer: AnswerType,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub required: bool,
+    /// Unscored items (PHQ-9's "how difficult") are stored but add to no score.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub scored: bool,
+    /// Reverse-keyed: scored as `min + max − answer`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reversed: bool,
+    /// Wording shipped with Rapport (public-domain instruments only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscale {
+    pub key: String,
+    pub name: String,
+    pub items: Vec<String>,
+}
+
+/// A score range with a name, inclusive at both ends (in score units).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Band {
+    pub label: String,
+    pub min: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Loinc {
+    pub panel: String,
+    /// The code to put on the total score.
+    pub total: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentDefinition {
+    pub key: String,
+    pub name: String,
+    pub licence: Licence,
+    /// Whether Rapport ships the item wording (false: the organization uploads its licensed text).
+    pub ships_text: bool,
+    pub category: Category,
+    /// Who may fill it in.
+    pub raters: Vec<Rater>,
+    pub items: Vec<ItemDefinition>,
+    #[serde(default)]
+    pub subscales: Vec<Subscale>,
+    pub total: TotalRule,
+    pub direction: Direction,
+    #[serde(default)]
+    pub bands: Vec<Band>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loinc: Option<Loinc>,
+}
+
+pub const MAX_ITEMS: usize = 100;
+
+fn is_identifier(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && id.as_bytes()[0].is_ascii_lowercase()
+}
+
+impl InstrumentDefinition {
+    pub fn scored_items(&self) -> impl Iterator<Item = &ItemDefinition> {
+        self.items.iter().filter(|item| item.scored)
+    }
+
+    pub fn item(&self, id: &str) -> Option<&ItemDefinition> {
+        self.items.iter().find(|item| item.id == id)
+    }
+
+    /// The scale shared by every scored item (validated to be one).
+    pub fn scale(&self) -> i64 {
+        self.scored_items().next().map_or(1, |item| item.answer.scale())
+    }
+
+    /// Lowest and highest possible total, in score units.
+    pub fn total_range(&self) -> (f64, f64) {
+        let scale = self.scale() as f64;
+        let (low, high): (i64, i64) =
+            self.scored_items().map(|item| item.answer.bounds()).fold((0, 0), |acc, b| (acc.0 + b.0, acc.1 + b.1));
+        let count = self.scored_items().count().max(1) as f64;
+        match self.total {
+            TotalRule::Sum => (low as f64 / scale, high as f64 / scale),
+            TotalRule::Mean => (low as f64 / scale / count, high as f64 / scale / count),
+        }
+    }
+
+    /// Checks a definition an organization submits; every problem is reported by pointer.
+    pub fn validate(&self, pointer: &str) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let at = |path: &str| format!("{pointer}{path}");
+        if !is_identifier(&self.key) {
+            errors.push(FieldError::new(at("/key"), "1–64 of a-z, 0-9, _ and -, starting with a letter"));
+        }
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
+            errors.push(FieldError::new(at("/name"), "must be 1–200 characters"));
+        }
+        if self.raters.is_empty() {
+            errors.push(FieldError::new(at("/raters"), "name at least one rater"));
+        }
+        if self.items.is_empty() || self.items.len() > MAX_ITEMS {
+            errors.push(FieldError::new(at("/items"), format!("must have 1 to {MAX_ITEMS} items")));
+        }
+        let mut seen = BTreeSet::new();
+        for (index, item) in self.items.iter().enumerate() {
+            let here = at(&format!("/items/{index}"));
+            if !is_identifier(&item.id) {
+                errors.push(FieldError::new(format!("{here}/id"), "1–64 of a-z, 0-9, _ and -, starting with a letter"));
+            } else if !seen.insert(item.id.as_str()) {
+                errors.push(FieldError::new(format!("{here}/id"), format!("duplicate item id `{}`", item.id)));
+            }
+            if let AnswerType::Likert { min, max, labels } = &item.answer {
+                if min >= max || *min < -1000 || *max > 1000 {
+                    errors.push(FieldError::new(format!("{here}/answer"), "needs min < max, both within ±1000"));
+                } else if !labels.is_empty() && labels.len() as i64 != i64::from(*max) - i64::from(*min) + 1 {
+                    errors
+                        .push(FieldError::new(format!("{here}/answer/labels"), "one label per value from min to max"));
+                }
+            }
+            if item.text.as_ref().is_some_and(|t| t.chars().count() > 1000) {
+                errors.push(FieldError::new(format!("{here}/text"), "at most 1000 characters"));
+            }
+        }
+        let scales: BTreeSet<i64> = self.scored_items().map(|item| item.answer.scale()).collect();
+        if scales.len() > 1 {
+            errors.push(FieldError::new(at("/items"), "scored items must all be VAS or all be Likert"));
+        }
+        if self.scored_items().next().is_none() && !self.items.is_empty() {
+            errors.push(FieldError::new(at("/items"), "at least one item must be scored"));
+        }
+        for (index, subscale) in self.subscales.iter().enumerate() {
+            let here = at(&format!("/subscales/{index}"));
+            if !is_identifier(&subscale.key) {
+                errors.push(FieldError::new(format!("{here}/key"), "1–64 of a-z, 0-9, _ and -"));
+            }
+            if subscale.items.is_empty() {
+                errors.push(FieldError::new(format!("{here}/items"), "name at least one item"));
+            }
+            for (position, id) in subscale.items.iter().enumerate() {
+                if !self.scored_items().any(|item| &item.id == id) {
+                    errors.push(FieldError::new(
+                        format!("{here}/items/{position}"),
+                        format!("`{}` is not a scored item of this instrument", pointer_token(id)),
+                    ));
+                }
+            }
+        }
+        let (low, high) = self.total_range();
+        for (index, band) in self.bands.iter().enumerate() {
+            if band.min > band.max || band.min < low || band.max > high || band.label.trim().is_empty() {
+                errors.push(FieldError::new(
+                    at(&format!("/bands/{index}")),
+                    format!("needs a label and min ≤ max within {low}–{high}"),
+                ));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}

@@ -1,0 +1,235 @@
+//! Signals: stored, stateful findings raised when a response arrives. This module decides which
+//! signals a new response raises from the series so far; storing and deduplicating them (one
+//! per kind per triggering response) is the database's job.
+
+use super::clients::AgeGroup;
+use super::instruments::scoring::outcome_cutoff;
+use super::instruments::{InstrumentDefinition, Scores};
+use super::settings::OrganizationSettings;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    SafetyItem,
+    AllianceBelowCutoff,
+    AllianceItemLow,
+    AllianceDrop,
+    AllianceRupture,
+    AllianceRepair,
+    AllianceDiscrepancy,
+    OutcomeDeterioration,
+    OffTrack,
+    NoChange,
+}
+
+impl SignalKind {
+    pub const ALL: [SignalKind; 10] = [
+        SignalKind::SafetyItem,
+        SignalKind::AllianceBelowCutoff,
+        SignalKind::AllianceItemLow,
+        SignalKind::AllianceDrop,
+        SignalKind::AllianceRupture,
+        SignalKind::AllianceRepair,
+        SignalKind::AllianceDiscrepancy,
+        SignalKind::OutcomeDeterioration,
+        SignalKind::OffTrack,
+        SignalKind::NoChange,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalKind::SafetyItem => "safety_item",
+            SignalKind::AllianceBelowCutoff => "alliance_below_cutoff",
+            SignalKind::AllianceItemLow => "alliance_item_low",
+            SignalKind::AllianceDrop => "alliance_drop",
+            SignalKind::AllianceRupture => "alliance_rupture",
+            SignalKind::AllianceRepair => "alliance_repair",
+            SignalKind::AllianceDiscrepancy => "alliance_discrepancy",
+            SignalKind::OutcomeDeterioration => "outcome_deterioration",
+            SignalKind::OffTrack => "off_track",
+            SignalKind::NoChange => "no_change",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            SignalKind::SafetyItem => Severity::Critical,
+            SignalKind::AllianceItemLow
+            | SignalKind::AllianceRepair
+            | SignalKind::AllianceDiscrepancy
+            | SignalKind::NoChange => Severity::Info,
+            _ => Severity::Warning,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A signal to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalDraft {
+    pub kind: SignalKind,
+    /// The numbers behind it.
+    pub evidence: Value,
+    /// Every response that triggered it (the new one first).
+    pub response_ids: Vec<Uuid>,
+}
+
+/// An earlier administration of the same instrument, by the same rater, in the same episode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EarlierScore {
+    pub response_id: Uuid,
+    pub session_number: Option<i32>,
+    pub total: f64,
+}
+
+/// The other WAI form (client or therapist) of the same session.
+#[derive(Clone, Debug)]
+pub struct PairedForm {
+    pub response_id: Uuid,
+    pub scores: Scores,
+}
+
+pub struct SignalInput<'a> {
+    pub definition: &'a InstrumentDefinition,
+    pub response_id: Uuid,
+    pub session_number: Option<i32>,
+    pub scores: &'a Scores,
+    /// Earlier administrations in series order (session number, time, id), oldest first.
+    pub earlier: &'a [EarlierScore],
+    pub paired: Option<&'a PairedForm>,
+    pub settings: &'a OrganizationSettings,
+    pub age_group: AgeGroup,
+    /// Episode-level kinds already raised for this instrument (raised once per episode).
+    pub already_raised: &'a [SignalKind],
+}
+
+struct OutcomeRule {
+    higher_is_better: bool,
+    reliable_change: f64,
+}
+
+fn outcome_rule(key: &str, settings: &OrganizationSettings) -> Option<OutcomeRule> {
+    match key {
+        "ors" | "cors" => Some(OutcomeRule { higher_is_better: true, reliable_change: settings.ors_reliable_change }),
+        "phq-9" => Some(OutcomeRule { higher_is_better: false, reliable_change: settings.phq9_reliable_change }),
+        "gad-7" => Some(OutcomeRule { higher_is_better: false, reliable_change: settings.gad7_reliable_change }),
+        _ => None,
+    }
+}
+
+/// Decides the signals a new response raises from the series so far.
+pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
+    let mut drafts = Vec::new();
+    let mut raise = |kind, evidence, extra: Option<Uuid>| {
+        let mut response_ids = vec![input.response_id];
+        response_ids.extend(extra);
+        drafts.push(SignalDraft { kind, evidence, response_ids });
+    };
+    let key = input.definition.key.as_str();
+    let total = input.scores.total;
+    let settings = input.settings;
+    for flag in &input.scores.flags {
+        if flag.code == "safety_item" {
+            raise(SignalKind::SafetyItem, json!({ "item": flag.item, "total": total }), None);
+        }
+    }
+    if matches!(key, "srs" | "csrs") {
+        if input.scores.flags.iter().any(|f| f.code == "alliance_below_cutoff") {
+            let evidence =
+                json!({ "total": total, "cutoff": settings.srs_cutoff, "comparator": settings.srs_cutoff_comparator });
+            raise(SignalKind::AllianceBelowCutoff, evidence, None);
+        }
+        let low: Vec<&str> = input
+            .scores
+            .flags
+            .iter()
+            .filter(|f| f.code == "alliance_item_low")
+            .filter_map(|f| f.item.as_deref())
+            .collect();
+        if !low.is_empty() {
+            raise(SignalKind::AllianceItemLow, json!({ "items": low, "threshold": settings.srs_item_concern }), None);
+        }
+        if let Some(previous) = input.earlier.last() {
+            let change = total - previous.total;
+            if change <= -settings.srs_drop + 1e-9 {
+                let evidence = json!({ "previous_total": previous.total, "total": total, "change": round2(change),
+                                       "threshold": settings.srs_drop });
+                raise(SignalKind::AllianceDrop, evidence, Some(previous.response_id));
+            }
+        }
+    }
+    if let (Some(paired), true) = (input.paired, matches!(key, "wai-sr" | "wai-sr-t")) {
+        let (client, therapist) =
+            if key == "wai-sr" { (input.scores, &paired.scores) } else { (&paired.scores, input.scores) };
+        let differing: Vec<Value> = client
+            .subscales
+            .iter()
+            .filter_map(|(subscale, c)| {
+                let t = therapist.subscales.get(subscale)?;
+                let difference = c.item_mean - t.item_mean;
+                (difference.abs() >= settings.wai_discrepancy - 1e-9).then(|| {
+                    json!({ "subscale": subscale, "client_item_mean": c.item_mean, "therapist_item_mean": t.item_mean,
+                            "difference": round2(difference) })
+                })
+            })
+            .collect();
+        if !differing.is_empty() {
+            let evidence = json!({ "subscales": differing, "threshold": settings.wai_discrepancy });
+            raise(SignalKind::AllianceDiscrepancy, evidence, Some(paired.response_id));
+        }
+    }
+    if let (Some(rule), Some(intake)) = (outcome_rule(key, settings), input.earlier.first()) {
+        let change = total - intake.total;
+        let improvement = if rule.higher_is_better { change } else { -change };
+        let evidence = json!({ "intake_total": intake.total, "total": total, "change": round2(change),
+                               "reliable_change": rule.reliable_change,
+                               "clinical_cutoff": outcome_cutoff(key, settings, input.age_group) });
+        if improvement <= -rule.reliable_change + 1e-9
+            && !input.already_raised.contains(&SignalKind::OutcomeDeterioration)
+        {
+            raise(SignalKind::OutcomeDeterioration, evidence.clone(), Some(intake.response_id));
+        }
+        let administrations = input.earlier.len() as i32 + 1;
+        let session = input.session_number.unwrap_or(administrations);
+        if session >= settings.no_change_session
+            && improvement < rule.reliable_change - 1e-9
+            && !input.already_raised.contains(&SignalKind::NoChange)
+        {
+            raise(SignalKind::NoChange, evidence, Some(intake.response_id));
+        }
+    }
+    drafts
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+#[path = "signals_tests.rs"]
+mod tests;
