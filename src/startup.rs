@@ -175,6 +175,10 @@ impl Application {
         if applied > 0 {
             tracing::info!(applied, "applied database migrations");
         }
+        let installed = database.sync_builtin_instruments().await?;
+        if installed > 0 {
+            tracing::info!(installed, "installed built-in instrument versions");
+        }
         let secret = jwt_secret(settings)?;
         let keys = web::Data::new(TokenKeys::from_settings(&settings.tokens, &secret)?);
         let limits = web::Data::new(TokenRateLimits::new(&settings.tokens));

@@ -160,6 +160,11 @@ impl TokenKeys {
 
     /// Issues an access token for `subject` of `organization` acting as `role`.
     pub fn issue(&self, subject: Uuid, organization: Uuid, role: Role, now: i64) -> IssuedToken {
+        self.issue_until(subject, organization, role, now, now + self.access_ttl.as_secs() as i64)
+    }
+
+    /// Issues a token that expires at `exp` (form-request tokens live as long as the request).
+    pub fn issue_until(&self, subject: Uuid, organization: Uuid, role: Role, now: i64, exp: i64) -> IssuedToken {
         let jti = Uuid::now_v7();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -167,12 +172,12 @@ impl TokenKeys {
             sub: subject,
             org: organization,
             role,
-            exp: now + self.access_ttl.as_secs() as i64,
+            exp,
             iat: now,
             nbf: now,
             jti,
         };
-        IssuedToken { token: self.sign(&claims), expires_in: self.access_ttl.as_secs(), jti }
+        IssuedToken { token: self.sign(&claims), expires_in: (exp - now).max(0) as u64, jti }
     }
 
     /// Signs arbitrary claims with the current key (tests use this to forge bad tokens).

@@ -86,6 +86,47 @@ impl Database {
         .await
     }
 
+    /// Creates the client with `details.external_id`, or replaces its details; true when created.
+    /// A clinician may only update clients of its caseload (others answer `NotFound`).
+    pub async fn upsert_client(&self, actor: Actor, details: ClientDetails) -> Result<(ClientRow, bool), DbError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                let org = actor.organization_id;
+                let existing = clients::table
+                    .filter(clients::organization_id.eq(org))
+                    .filter(clients::external_id.eq(&details.external_id))
+                    .select(clients::id)
+                    .first::<Uuid>(conn)
+                    .optional()?;
+                if let Some(id) = existing {
+                    find_visible(conn, &actor, id)?;
+                }
+                let values = (
+                    clients::age_group.eq(details.age_group.as_str()),
+                    clients::display_name.eq(&details.display_name),
+                    clients::birth_year.eq(details.birth_year),
+                    clients::attributes.eq(Value::Object(details.attributes.clone())),
+                );
+                let (row, created): (ClientRow, bool) = diesel::insert_into(clients::table)
+                    .values((
+                        clients::organization_id.eq(org),
+                        clients::id.eq(Uuid::now_v7()),
+                        clients::external_id.eq(&details.external_id),
+                        values.clone(),
+                    ))
+                    .on_conflict((clients::organization_id, clients::external_id))
+                    .do_update()
+                    .set((values, clients::updated_at.eq(diesel::dsl::now)))
+                    .returning((ClientRow::as_returning(), diesel::dsl::sql::<diesel::sql_types::Bool>("xmax = 0")))
+                    .get_result(conn)?;
+                let action = if created { "client.create" } else { "client.update" };
+                actor.record(conn, action, "client", Some(row.id), serde_json::json!({ "upsert": true }))?;
+                Ok((row, created))
+            })
+        })
+        .await
+    }
+
     pub async fn list_clients(
         &self,
         actor: Actor,

@@ -13,11 +13,17 @@
 
 pub mod audit;
 pub mod clients;
+pub mod episodes;
+pub mod form_requests;
+pub mod instruments;
 pub mod organizations;
 pub mod page;
 pub mod refresh_tokens;
+pub mod responses;
 pub mod schema;
 pub mod service_accounts;
+pub mod settings;
+pub mod signals;
 pub mod users;
 
 use diesel::PgConnection;

@@ -60,6 +60,7 @@ impl Database {
                         detail: serde_json::json!({ "admin_user_id": admin_user_id }),
                     },
                 )?;
+                super::instruments::install_builtins(conn, organization_id)?;
                 Ok(CreatedOrganization { organization_id, admin_user_id })
             })
         })

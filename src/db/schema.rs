@@ -46,6 +46,51 @@ diesel::table! {
 }
 
 diesel::table! {
+    form_request_items (organization_id, form_request_id, instrument_key) {
+        organization_id -> Uuid,
+        form_request_id -> Uuid,
+        instrument_key -> Text,
+        response_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    form_requests (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        session_id -> Uuid,
+        episode_id -> Uuid,
+        client_id -> Uuid,
+        created_by -> Uuid,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (organization_id, key) {
+        organization_id -> Uuid,
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Nullable<Int4>,
+        response_body -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    instrument_texts (organization_id, instrument_id, locale) {
+        organization_id -> Uuid,
+        instrument_id -> Uuid,
+        locale -> Text,
+        texts -> Jsonb,
+        updated_by -> Nullable<Uuid>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     instrument_versions (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -73,6 +118,16 @@ diesel::table! {
         organization_id -> Uuid,
         principal_id -> Uuid,
         kind -> Text,
+    }
+}
+
+diesel::table! {
+    organization_settings (organization_id, version) {
+        organization_id -> Uuid,
+        version -> Int4,
+        settings -> Jsonb,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -115,6 +170,10 @@ diesel::table! {
         voided_at -> Nullable<Timestamptz>,
         void_reason -> Nullable<Text>,
         created_at -> Timestamptz,
+        instrument_key -> Text,
+        settings_version -> Int4,
+        total_hundredths -> Int4,
+        clinician_id -> Nullable<Uuid>,
     }
 }
 
@@ -143,6 +202,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    signals (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        kind -> Text,
+        severity -> Text,
+        client_id -> Uuid,
+        episode_id -> Uuid,
+        session_id -> Nullable<Uuid>,
+        clinician_id -> Uuid,
+        response_id -> Uuid,
+        instrument_key -> Text,
+        response_ids -> Array<Nullable<Uuid>>,
+        evidence -> Jsonb,
+        status -> Text,
+        acknowledged_by -> Nullable<Uuid>,
+        acknowledged_at -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Uuid>,
+        resolved_at -> Nullable<Timestamptz>,
+        resolution_note -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -158,7 +242,9 @@ diesel::table! {
 }
 
 diesel::joinable!(clients -> organizations (organization_id));
+diesel::joinable!(idempotency_keys -> organizations (organization_id));
 diesel::joinable!(instruments -> organizations (organization_id));
+diesel::joinable!(organization_settings -> organizations (organization_id));
 diesel::joinable!(service_accounts -> organizations (organization_id));
 diesel::joinable!(users -> organizations (organization_id));
 
@@ -166,13 +252,19 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     clients,
     episodes,
+    form_request_items,
+    form_requests,
+    idempotency_keys,
+    instrument_texts,
     instrument_versions,
     instruments,
     login_names,
+    organization_settings,
     organizations,
     refresh_tokens,
     responses,
     service_accounts,
     sessions,
+    signals,
     users,
 );

@@ -217,9 +217,18 @@ impl Database {
         .await
     }
 
-    /// The current role and whether the person or service account may act at all.
-    pub async fn principal_status(&self, organization_id: Uuid, id: Uuid) -> Result<Option<(Role, bool)>, DbError> {
+    /// The current role and whether the person, service account or (for `client` tokens) form
+    /// request may act at all.
+    pub async fn principal_status(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+        claimed: Role,
+    ) -> Result<Option<(Role, bool)>, DbError> {
         self.run(move |conn| {
+            if claimed == Role::Client {
+                return Ok(Some((Role::Client, super::form_requests::is_live(conn, organization_id, id)?)));
+            }
             let user = users::table
                 .find((organization_id, id))
                 .select((users::role, users::active))

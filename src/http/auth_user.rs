@@ -25,6 +25,13 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
+    /// For a `client` token: the form request it stands for.
+    pub fn form_request(&self) -> Option<Uuid> {
+        (self.role == Role::Client).then_some(self.id)
+    }
+}
+
+impl AuthUser {
     /// Refuses (403) unless the caller holds one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) { Ok(()) } else { Err(ApiError::Forbidden) }
@@ -79,7 +86,7 @@ impl FromRequest for AuthUser {
                 tracing::info!(reason = %rejected, "bearer token refused");
                 ApiError::Unauthorized("the bearer token is invalid or expired")
             })?;
-            match database.principal_status(claims.org, claims.sub).await? {
+            match database.principal_status(claims.org, claims.sub, claims.role).await? {
                 Some((role, true)) if role == claims.role => {
                     Ok(AuthUser { id: claims.sub, organization_id: claims.org, role, request_id })
                 }

@@ -14,7 +14,7 @@ use crate::domain::Role;
 use crate::domain::clients::{self as rules, AgeGroup, ClientDetails, RawClient};
 use crate::domain::validation::{Errors, external_id};
 use crate::error::{ApiError, AuthProblems, BodyProblems, NotFoundProblem, Problem, QueryProblems};
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -80,6 +80,17 @@ pub struct UpdateClient {
     #[schema(value_type = Option<i32>)]
     pub birth_year: Option<Option<i32>>,
     /// Replaces all attributes.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// A client's details for the upsert; the external id is in the path.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertClient {
+    pub age_group: AgeGroup,
+    pub display_name: Option<String>,
+    pub birth_year: Option<i32>,
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
 }
@@ -224,4 +235,38 @@ pub async fn erase_client(
     user.require(&[Role::Admin])?;
     database.erase_client(user.actor(), id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Create or update a client by its EHR id (for integrations).
+///
+/// 201 when created, 200 when an existing client's details were replaced. Safe to repeat and
+/// to race: the organization's unique external id decides.
+#[utoipa::path(
+    tag = "clients",
+    params(("external_id" = String, Path, description = "The client's id in the EHR")),
+    request_body = UpsertClient,
+    responses((status = 200, description = "Updated", body = ClientView), (status = 201, description = "Created", body = ClientView),
+              AuthProblems, NotFoundProblem, BodyProblems),
+    security(("bearer" = []))
+)]
+#[put("/v1/clients/by-external-id/{external_id}")]
+pub async fn upsert_client(
+    user: AuthUser,
+    external: web::Path<String>,
+    body: Json<UpsertClient>,
+    database: web::Data<Database>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&WRITERS)?;
+    let (external, body) = (external.into_inner(), body.0);
+    let raw = RawClient {
+        external_id: &external,
+        age_group: body.age_group,
+        display_name: body.display_name.as_deref(),
+        birth_year: body.birth_year,
+        attributes: body.attributes.as_ref(),
+    };
+    let details = ClientDetails::parse(raw, this_year()).map_err(ApiError::Validation)?;
+    let (row, created) = database.upsert_client(user.actor(), details).await?;
+    let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    Ok(response.json(ClientView::from(row)))
 }

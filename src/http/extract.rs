@@ -37,6 +37,55 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// A JSON body together with its raw bytes (for idempotency hashing).
+#[derive(Debug)]
+pub struct JsonWithRaw<T>(pub T, pub web::Bytes);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonWithRaw<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = request.app_data::<web::Data<BodyLimit>>().map_or(1_048_576, |l| l.0);
+        let checked = check_headers(request, limit);
+        let payload = payload.take();
+        Box::pin(async move {
+            checked?;
+            let body = read_body(payload, limit).await?.freeze();
+            parse_json(&body).map(|value| JsonWithRaw(value, body))
+        })
+    }
+}
+
+/// Item answers as raw JSON text per item, in order, refusing a key given twice (serde_json
+/// would silently keep the last).
+#[derive(Debug, Clone, Default)]
+pub struct RawAnswers(pub Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for RawAnswers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawAnswers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of item id → answer")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawAnswers, A::Error> {
+                let mut answers: Vec<(String, String)> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: Box<serde_json::value::RawValue> = map.next_value()?;
+                    if answers.iter().any(|(k, _)| *k == key) {
+                        return Err(serde::de::Error::custom(format!("duplicate field `{key}`")));
+                    }
+                    answers.push((key, value.get().to_owned()));
+                }
+                Ok(RawAnswers(answers))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 /// Reads a whole body, refusing it (413) as soon as it passes `limit` bytes.
 pub async fn read_body(mut payload: Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();

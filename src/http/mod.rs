@@ -4,16 +4,23 @@
 pub mod audit_events;
 pub mod auth_user;
 pub mod clients;
+pub mod episodes;
 pub mod extract;
 pub mod fallback;
+pub mod form_requests;
+pub mod instruments;
 pub mod jwks;
 pub mod metrics;
 pub mod observe;
 pub mod operations;
 pub mod pagination;
+pub mod responses;
 pub mod service_accounts;
+pub mod settings;
+pub mod signals;
 pub mod token;
 pub mod users;
+pub mod views;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -37,5 +44,28 @@ pub fn api_routes(config: &mut ServiceConfig) {
         .service(clients::get_client)
         .service(clients::update_client)
         .service(clients::erase_client)
+        .service(clients::upsert_client)
+        .service(episodes::create_episode)
+        .service(episodes::list_episodes)
+        .service(episodes::get_episode)
+        .service(episodes::update_episode)
+        .service(episodes::create_session)
+        .service(episodes::list_sessions)
+        .service(instruments::list_instruments)
+        .service(instruments::get_instrument)
+        .service(instruments::put_instrument_texts)
+        .service(instruments::define_instrument)
+        .service(responses::create_responses)
+        .service(responses::create_response)
+        .service(responses::list_responses)
+        .service(responses::get_response)
+        .service(responses::void_response)
+        .service(signals::list_signals)
+        .service(signals::acknowledge_signal)
+        .service(signals::resolve_signal)
+        .service(form_requests::create_form_request)
+        .service(form_requests::my_form_requests)
+        .service(settings::get_settings)
+        .service(settings::put_settings)
         .service(audit_events::list_audit_events);
 }

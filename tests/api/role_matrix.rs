@@ -1,7 +1,8 @@
 //! Every protected route × every role → the documented status, from one table. A route in the
 //! OpenAPI document without a row here fails the test.
 
-use crate::harness::{Person, TestApp, claims_for, spawn_app, test_keys, unique_email};
+use crate::fixtures::{Care, srs, submit};
+use crate::harness::{TestApp, spawn_app, unique_email};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -9,59 +10,67 @@ use std::collections::BTreeSet;
 const ROLES: [&str; 6] = ["admin", "supervisor", "clinician", "integration", "analyst", "client"];
 
 /// (method, path, expected status for admin, supervisor, clinician, integration, analyst, client).
-/// Client-role tokens are only minted for form requests; a token naming no form request is 401.
 const MATRIX: &[(&str, &str, [u16; 6])] = &[
-    ("POST", "/v1/users", [201, 403, 403, 403, 403, 401]),
-    ("GET", "/v1/users", [200, 200, 403, 403, 403, 401]),
-    ("GET", "/v1/users/{id}", [200, 200, 403, 403, 403, 401]),
-    ("PATCH", "/v1/users/{id}", [200, 403, 403, 403, 403, 401]),
-    ("POST", "/v1/service-accounts", [201, 403, 403, 403, 403, 401]),
-    ("GET", "/v1/service-accounts", [200, 403, 403, 403, 403, 401]),
-    ("POST", "/v1/clients", [201, 403, 201, 201, 403, 401]),
-    ("GET", "/v1/clients", [200, 200, 200, 200, 403, 401]),
-    // Outside its caseload a clinician gets 404, exactly as for a missing client.
-    ("GET", "/v1/clients/{id}", [200, 200, 404, 200, 403, 401]),
-    ("PATCH", "/v1/clients/{id}", [200, 403, 404, 200, 403, 401]),
-    ("DELETE", "/v1/clients/{id}", [204, 403, 403, 403, 403, 401]),
-    ("GET", "/v1/audit-events", [200, 403, 403, 403, 403, 401]),
+    ("POST", "/v1/users", [201, 403, 403, 403, 403, 403]),
+    ("GET", "/v1/users", [200, 200, 403, 403, 403, 403]),
+    ("GET", "/v1/users/{id}", [200, 200, 403, 403, 403, 403]),
+    ("PATCH", "/v1/users/{id}", [200, 403, 403, 403, 403, 403]),
+    ("POST", "/v1/service-accounts", [201, 403, 403, 403, 403, 403]),
+    ("GET", "/v1/service-accounts", [200, 403, 403, 403, 403, 403]),
+    ("POST", "/v1/clients", [201, 403, 201, 201, 403, 403]),
+    ("GET", "/v1/clients", [200, 200, 200, 200, 403, 403]),
+    // A client outside the clinician's caseload answers 404, exactly as a missing one.
+    ("GET", "/v1/clients/{id}", [200, 200, 404, 200, 403, 403]),
+    ("PATCH", "/v1/clients/{id}", [200, 403, 404, 200, 403, 403]),
+    ("DELETE", "/v1/clients/{id}", [204, 403, 403, 403, 403, 403]),
+    ("PUT", "/v1/clients/by-external-id/{external_id}", [201, 403, 201, 201, 403, 403]),
+    ("POST", "/v1/episodes", [201, 403, 201, 201, 403, 403]),
+    ("GET", "/v1/episodes", [200, 200, 200, 200, 403, 403]),
+    ("GET", "/v1/episodes/{id}", [200, 200, 200, 200, 403, 403]),
+    ("PATCH", "/v1/episodes/{id}", [200, 403, 200, 200, 403, 403]),
+    ("POST", "/v1/sessions", [201, 403, 201, 201, 403, 403]),
+    ("GET", "/v1/episodes/{id}/sessions", [200, 200, 200, 200, 403, 403]),
+    ("GET", "/v1/instruments", [200, 200, 200, 200, 200, 403]),
+    ("GET", "/v1/instruments/{key}", [200, 200, 200, 200, 200, 403]),
+    ("PUT", "/v1/instruments/{key}/texts/{locale}", [200, 403, 403, 403, 403, 403]),
+    ("POST", "/v1/instruments", [201, 403, 403, 403, 403, 403]),
+    ("POST", "/v1/responses", [201, 403, 201, 201, 403, 201]),
+    ("POST", "/v1/responses/batch", [201, 403, 201, 201, 403, 403]),
+    ("GET", "/v1/responses", [200, 200, 200, 200, 403, 403]),
+    ("GET", "/v1/responses/{id}", [200, 200, 200, 200, 403, 403]),
+    ("POST", "/v1/responses/{id}/void", [200, 403, 200, 200, 403, 403]),
+    ("GET", "/v1/signals", [200, 200, 200, 200, 403, 403]),
+    ("POST", "/v1/signals/{id}/acknowledge", [200, 200, 200, 403, 403, 403]),
+    ("POST", "/v1/signals/{id}/resolve", [200, 200, 200, 403, 403, 403]),
+    ("POST", "/v1/form-requests", [201, 403, 201, 201, 403, 403]),
+    ("GET", "/v1/me/form-requests", [403, 403, 403, 403, 403, 200]),
+    ("GET", "/v1/organization/settings", [200, 200, 200, 200, 200, 403]),
+    ("PUT", "/v1/organization/settings", [200, 403, 403, 403, 403, 403]),
+    ("GET", "/v1/audit-events", [200, 403, 403, 403, 403, 403]),
 ];
 
-struct Org {
-    admin: Person,
-    tokens: Vec<String>,
-    clinician: Person,
+/// A fresh low SRS on a new session: its id and the id of a signal it raised.
+async fn fresh_response(app: &TestApp, care: &Care) -> (String, String) {
+    let session = care.new_session(app).await;
+    let body = submit(app, &care.admin.token, &srs(&session, [5.0, 5.0, 5.0, 5.0])).await;
+    (body["id"].as_str().unwrap().to_owned(), body["signals"][0]["id"].as_str().unwrap().to_owned())
 }
 
-async fn org_with_every_role(app: &TestApp) -> Org {
-    let admin = app.create_org("Matrix Clinic").await;
-    let supervisor = app.create_person(&admin, "supervisor").await;
-    let clinician = app.create_person(&admin, "clinician").await;
-    let analyst = app.create_person(&admin, "analyst").await;
-    let (_, integration) = app.create_service_account(&admin, "integration").await;
-    let client = test_keys().sign(&claims_for(&admin, "client"));
-    let tokens = vec![
-        admin.token.clone(),
-        supervisor.token.clone(),
-        clinician.token.clone(),
-        integration,
-        analyst.token.clone(),
-        client,
-    ];
-    Org { admin, tokens, clinician }
-}
-
-/// A valid request for `(method, path)`, with fresh resources where it consumes them.
-async fn call(app: &TestApp, org: &Org, method: &str, path: &str, token: &str) -> u16 {
+/// A valid request for `(method, path)` made by `role`, with fresh resources where it consumes them.
+async fn call(app: &TestApp, care: &Care, method: &str, path: &str, role: &str, token: &str) -> u16 {
     let fresh_client = || async {
-        app.create_client(&org.admin.token, &unique_email("client")).await["id"].as_str().unwrap().to_owned()
+        app.create_client(&care.admin.token, &unique_email("client")).await["id"].as_str().unwrap().to_owned()
     };
+    let episode = &care.episode_id;
+    // The episode's clinician: for the clinician role that is itself, as the intake rule requires.
+    let self_or_clinician = care.clinician.id.to_string();
     let (method, url, body): (Method, String, Option<Value>) = match (method, path) {
         ("POST", "/v1/users") => {
             (Method::POST, path.into(), Some(json!({"email": unique_email("new"), "role": "clinician"})))
         }
-        ("GET", "/v1/users/{id}") => (Method::GET, format!("/v1/users/{}", org.clinician.id), None),
+        ("GET", "/v1/users/{id}") => (Method::GET, format!("/v1/users/{}", care.clinician.id), None),
         ("PATCH", "/v1/users/{id}") => {
-            (Method::PATCH, format!("/v1/users/{}", org.clinician.id), Some(json!({"display_name": "Dr. Matrix"})))
+            (Method::PATCH, format!("/v1/users/{}", care.clinician.id), Some(json!({"display_name": "Dr. M"})))
         }
         ("POST", "/v1/service-accounts") => {
             (Method::POST, path.into(), Some(json!({"name": "pipeline", "role": "analyst"})))
@@ -74,6 +83,70 @@ async fn call(app: &TestApp, org: &Org, method: &str, path: &str, token: &str) -
             (Method::PATCH, format!("/v1/clients/{}", fresh_client().await), Some(json!({"display_name": "R."})))
         }
         ("DELETE", "/v1/clients/{id}") => (Method::DELETE, format!("/v1/clients/{}", fresh_client().await), None),
+        ("PUT", "/v1/clients/by-external-id/{external_id}") => (
+            Method::PUT,
+            format!("/v1/clients/by-external-id/{}", unique_email("x")),
+            Some(json!({"age_group": "adult"})),
+        ),
+        ("POST", "/v1/episodes") => {
+            let body = json!({"client_id": fresh_client().await, "clinician_id": self_or_clinician, "started_on": "2026-01-05"});
+            (Method::POST, path.into(), Some(body))
+        }
+        ("GET", "/v1/episodes/{id}") => (Method::GET, format!("/v1/episodes/{episode}"), None),
+        ("PATCH", "/v1/episodes/{id}") => {
+            (Method::PATCH, format!("/v1/episodes/{episode}"), Some(json!({"program": "adult-outpatient"})))
+        }
+        ("GET", "/v1/episodes/{id}/sessions") => (Method::GET, format!("/v1/episodes/{episode}/sessions"), None),
+        ("POST", "/v1/sessions") => {
+            static NEXT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(5000);
+            let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            (
+                Method::POST,
+                path.into(),
+                Some(json!({"episode_id": episode, "number": number, "occurred_at": "2026-03-03T09:00:00Z"})),
+            )
+        }
+        ("GET", "/v1/instruments/{key}") => (Method::GET, "/v1/instruments/srs".into(), None),
+        ("PUT", "/v1/instruments/{key}/texts/{locale}") => (
+            Method::PUT,
+            "/v1/instruments/srs/texts/fr-CA".into(),
+            Some(json!({"items": {"relationship": "Relation"}})),
+        ),
+        ("POST", "/v1/instruments") => {
+            (Method::POST, path.into(), Some(custom_instrument(&format!("custom-{}", rand::random::<u32>()))))
+        }
+        ("POST", "/v1/responses") => {
+            let session = care.new_session(app).await;
+            if role == "client" {
+                let (_, client_token) = care.client_token(app, &session, &["srs"]).await;
+                return app.post_json_as(&client_token, path, &srs(&session, [9.0; 4])).await.status().as_u16();
+            }
+            (Method::POST, path.into(), Some(srs(&session, [9.0; 4])))
+        }
+        ("POST", "/v1/responses/batch") => {
+            let session = care.new_session(app).await;
+            (Method::POST, path.into(), Some(json!({"responses": [srs(&session, [9.0; 4])]})))
+        }
+        ("GET", "/v1/responses/{id}") => {
+            (Method::GET, format!("/v1/responses/{}", fresh_response(app, care).await.0), None)
+        }
+        ("POST", "/v1/responses/{id}/void") => (
+            Method::POST,
+            format!("/v1/responses/{}/void", fresh_response(app, care).await.0),
+            Some(json!({"reason": "entered twice"})),
+        ),
+        ("POST", "/v1/signals/{id}/acknowledge") => {
+            (Method::POST, format!("/v1/signals/{}/acknowledge", fresh_response(app, care).await.1), None)
+        }
+        ("POST", "/v1/signals/{id}/resolve") => (
+            Method::POST,
+            format!("/v1/signals/{}/resolve", fresh_response(app, care).await.1),
+            Some(json!({"note": "talked"})),
+        ),
+        ("POST", "/v1/form-requests") => {
+            (Method::POST, path.into(), Some(json!({"session_id": care.session_id, "instruments": ["srs"]})))
+        }
+        ("PUT", "/v1/organization/settings") => (Method::PUT, path.into(), Some(json!({"srs_cutoff": 36.0}))),
         ("GET", _) => (Method::GET, path.into(), None),
         other => panic!("the matrix has a row for {other:?} but no request for it"),
     };
@@ -84,10 +157,30 @@ async fn call(app: &TestApp, org: &Org, method: &str, path: &str, token: &str) -
     request.send().await.unwrap().status().as_u16()
 }
 
+pub fn custom_instrument(key: &str) -> Value {
+    json!({
+        "key": key, "name": "Session check-in", "licence": "org-owned", "ships_text": true, "category": "other",
+        "raters": ["client"], "total": "sum", "direction": "higher_is_better",
+        "items": [
+            {"id": "energy", "domain": "energy", "answer": {"type": "likert", "min": 1, "max": 5}, "text": "How is your energy?"},
+            {"id": "worry", "domain": "worry", "answer": {"type": "likert", "min": 1, "max": 5}, "reversed": true}
+        ]
+    })
+}
+
 #[tokio::test]
 async fn every_protected_route_answers_every_role_as_documented() {
     let app = spawn_app().await;
-    let org = org_with_every_role(&app).await;
+    let care = Care::new(&app, "Matrix Clinic").await;
+    let (_, client_token) = care.client_token(&app, &care.session_id, &["srs", "ors"]).await;
+    let tokens = [
+        care.admin.token.clone(),
+        care.supervisor.token.clone(),
+        care.clinician.token.clone(),
+        care.integration.clone(),
+        care.analyst.token.clone(),
+        client_token,
+    ];
 
     let document = serde_json::to_value(rapport::openapi::build()).unwrap();
     let mut protected = BTreeSet::new();
@@ -107,7 +200,7 @@ async fn every_protected_route_answers_every_role_as_documented() {
     let mut mismatches = Vec::new();
     for (method, path, expected) in MATRIX {
         for (index, role) in ROLES.iter().enumerate() {
-            let status = call(&app, &org, method, path, &org.tokens[index]).await;
+            let status = call(&app, &care, method, path, role, &tokens[index]).await;
             if status != expected[index] {
                 mismatches.push(format!("{method} {path} as {role}: expected {}, got {status}", expected[index]));
             }

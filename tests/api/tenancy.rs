@@ -1,77 +1,153 @@
-//! Two organizations with the same shapes: every id-taking route called across organizations
-//! answers 404, exactly as for a missing id, and changes nothing.
+//! Two organizations with the same data shapes: every id-taking route called across
+//! organizations answers exactly as for a missing id (404, or 422 for an id inside a body), and
+//! changes nothing.
 
-use crate::harness::{Person, TestApp, assert_problem, spawn_app};
+use crate::fixtures::{Care, srs, submit};
+use crate::harness::{TestApp, spawn_app};
+use crate::role_matrix::custom_instrument;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 struct Shapes {
-    admin: Person,
-    user_id: uuid::Uuid,
-    client_id: String,
+    care: Care,
+    response_id: String,
+    signal_id: String,
+    instrument: String,
 }
 
 async fn organization(app: &TestApp, name: &str) -> Shapes {
-    let admin = app.create_org(name).await;
-    let clinician = app.create_person(&admin, "clinician").await;
-    let client = app.create_client(&admin.token, "SAME-MRN-1").await;
-    Shapes { user_id: clinician.id, client_id: client["id"].as_str().unwrap().to_owned(), admin }
+    let care = Care::new(app, name).await;
+    let response = submit(app, &care.admin.token, &srs(&care.session_id, [5.0; 4])).await;
+    let instrument = format!("only-{}", name.to_lowercase().replace(' ', "-"));
+    let defined = app.post_json_as(&care.admin.token, "/v1/instruments", &custom_instrument(&instrument)).await;
+    assert_eq!(defined.status(), 201);
+    Shapes {
+        response_id: response["id"].as_str().unwrap().to_owned(),
+        signal_id: response["signals"][0]["id"].as_str().unwrap().to_owned(),
+        instrument,
+        care,
+    }
+}
+
+async fn send(app: &TestApp, token: &str, method: &Method, url: &str, body: &Option<Value>) -> (u16, Value) {
+    let mut request = app.client.request(method.clone(), app.url(url)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]
-async fn every_id_taking_route_answers_404_across_organizations() {
+async fn every_id_taking_route_answers_as_for_a_missing_id_across_organizations() {
     let app = spawn_app().await;
     let a = organization(&app, "Clinic A").await;
     let b = organization(&app, "Clinic B").await;
-
-    let cross: Vec<(Method, String, Option<serde_json::Value>)> = vec![
-        (Method::GET, format!("/v1/users/{}", b.user_id), None),
-        (Method::PATCH, format!("/v1/users/{}", b.user_id), Some(json!({"active": false}))),
-        (Method::GET, format!("/v1/clients/{}", b.client_id), None),
-        (Method::PATCH, format!("/v1/clients/{}", b.client_id), Some(json!({"display_name": "x"}))),
-        (Method::DELETE, format!("/v1/clients/{}", b.client_id), None),
+    let missing = uuid::Uuid::now_v7().to_string();
+    let bc = &b.care;
+    // (method, url with B's id, the same url with a missing id, body with B's id, body with a missing id)
+    type Case = (Method, String, String, Option<Value>, Option<Value>);
+    let path = |template: &str, id: &str| template.replace("{}", id);
+    let same = |template: &str, b_id: &str, body: Option<Value>| -> Case {
+        (Method::GET, path(template, b_id), path(template, &missing), body.clone(), body)
+    };
+    let with = |method: Method, mut case: Case| {
+        case.0 = method;
+        case
+    };
+    let in_body = |method: Method, url: &str, field: &str, b_id: &str, extra: Value| -> Case {
+        let mut with_b = extra.clone();
+        with_b[field] = json!(b_id);
+        let mut with_missing = extra;
+        with_missing[field] = json!(missing);
+        (method, url.to_owned(), url.to_owned(), Some(with_b), Some(with_missing))
+    };
+    let cases: Vec<Case> = vec![
+        same("/v1/users/{}", &bc.clinician.id.to_string(), None),
+        with(Method::PATCH, same("/v1/users/{}", &bc.clinician.id.to_string(), Some(json!({"active": false})))),
+        same("/v1/clients/{}", &bc.client_id, None),
+        with(Method::PATCH, same("/v1/clients/{}", &bc.client_id, Some(json!({"display_name": "x"})))),
+        with(Method::DELETE, same("/v1/clients/{}", &bc.client_id, None)),
+        same("/v1/episodes/{}", &bc.episode_id, None),
+        with(Method::PATCH, same("/v1/episodes/{}", &bc.episode_id, Some(json!({"program": "x"})))),
+        same("/v1/episodes/{}/sessions", &bc.episode_id, None),
+        same("/v1/responses/{}", &b.response_id, None),
+        with(Method::POST, same("/v1/responses/{}/void", &b.response_id, Some(json!({"reason": "x"})))),
+        with(Method::POST, same("/v1/signals/{}/acknowledge", &b.signal_id, None)),
+        with(Method::POST, same("/v1/signals/{}/resolve", &b.signal_id, Some(json!({})))),
+        same("/v1/instruments/{}", &b.instrument, None),
+        with(Method::PUT, same("/v1/instruments/{}/texts/en", &b.instrument, Some(json!({"items": {"energy": "x"}})))),
+        in_body(
+            Method::POST,
+            "/v1/episodes",
+            "client_id",
+            &bc.client_id,
+            json!({"clinician_id": a.care.clinician.id, "started_on": "2026-01-01"}),
+        ),
+        in_body(
+            Method::POST,
+            "/v1/sessions",
+            "episode_id",
+            &bc.episode_id,
+            json!({"number": 77, "occurred_at": "2026-01-01T00:00:00Z"}),
+        ),
+        in_body(Method::POST, "/v1/responses", "session_id", &bc.session_id, srs("x", [9.0; 4])),
+        in_body(Method::POST, "/v1/form-requests", "session_id", &bc.session_id, json!({"instruments": ["srs"]})),
     ];
-    // Every templated path of the document is exercised above.
+    // Every templated path of the document has a case (the upsert by external id is below).
     let document = serde_json::to_value(rapport::openapi::build()).unwrap();
-    for (path, item) in document["paths"].as_object().unwrap() {
-        if !path.contains('{') {
+    for (template, item) in document["paths"].as_object().unwrap() {
+        if !template.contains('{') || template.contains("by-external-id") {
             continue;
         }
         for method in item.as_object().unwrap().keys() {
-            let prefix = path.split('{').next().unwrap();
-            let covered =
-                cross.iter().any(|(m, url, _)| m.as_str().eq_ignore_ascii_case(method) && url.starts_with(prefix));
-            assert!(covered, "{method} {path} has no cross-organization case");
+            let prefix = template.split('{').next().unwrap();
+            let suffix = template.rsplit('}').next().unwrap();
+            let covered = cases.iter().any(|(m, url, ..)| {
+                m.as_str().eq_ignore_ascii_case(method) && url.starts_with(prefix) && url.ends_with(suffix)
+            });
+            assert!(covered, "{method} {template} has no cross-organization case");
         }
     }
-
-    for (method, url, body) in cross {
-        let mut request = app.client.request(method.clone(), app.url(&url)).bearer_auth(&a.admin.token);
-        if let Some(body) = &body {
-            request = request.json(body);
-        }
-        let across = request.send().await.unwrap();
-        let missing_url = url.rsplit_once('/').map(|(base, _)| format!("{base}/{}", uuid::Uuid::now_v7())).unwrap();
-        let mut request = app.client.request(method.clone(), app.url(&missing_url)).bearer_auth(&a.admin.token);
-        if let Some(body) = &body {
-            request = request.json(body);
-        }
-        let missing = request.send().await.unwrap();
-        let across_body = assert_problem(across, 404, "not_found").await;
-        let missing_body = assert_problem(missing, 404, "not_found").await;
-        assert_eq!(across_body, missing_body, "{method} {url}: a foreign record must look exactly like a missing one");
+    for (method, across_url, missing_url, across_body, missing_body) in cases {
+        let across = send(&app, &a.care.admin.token, &method, &across_url, &across_body).await;
+        let absent = send(&app, &a.care.admin.token, &method, &missing_url, &missing_body).await;
+        assert!(matches!(across.0, 404 | 422), "{method} {across_url}: {across:?}");
+        assert_eq!(
+            across, absent,
+            "{method} {across_url}: another organization's record must look exactly like a missing one"
+        );
     }
-
-    // Nothing of B changed or disappeared.
-    let client = app.get_as(&b.admin.token, &format!("/v1/clients/{}", b.client_id)).await;
-    assert_eq!(client.status(), 200);
-    assert!(client.json::<serde_json::Value>().await.unwrap()["display_name"].is_null());
-    let user = app.get_as(&b.admin.token, &format!("/v1/users/{}", b.user_id)).await;
-    assert_eq!(user.json::<serde_json::Value>().await.unwrap()["active"], true);
+    // Nothing of B changed.
+    let (status, client) =
+        send(&app, &bc.admin.token, &Method::GET, &format!("/v1/clients/{}", bc.client_id), &None).await;
+    assert_eq!(status, 200);
+    assert!(client["display_name"].is_null());
+    let (_, response) =
+        send(&app, &bc.admin.token, &Method::GET, &format!("/v1/responses/{}", b.response_id), &None).await;
+    assert!(response["voided_at"].is_null());
+    assert_eq!(response["signals"][0]["status"], "open");
+    // The same external id in A is A's own client: B's is untouched.
+    let external = send(&app, &bc.admin.token, &Method::GET, &format!("/v1/clients/{}", bc.client_id), &None).await.1["external_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, created) = send(
+        &app,
+        &a.care.admin.token,
+        &Method::PUT,
+        &format!("/v1/clients/by-external-id/{external}"),
+        &Some(json!({"age_group": "child"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_ne!(created["id"], json!(bc.client_id));
     // Lists never show the other organization's records.
-    let listed: serde_json::Value = app.get_as(&a.admin.token, "/v1/clients").await.json().await.unwrap();
-    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
-    assert_eq!(listed["items"][0]["id"], a.client_id);
-    let users: serde_json::Value = app.get_as(&a.admin.token, "/v1/users").await.json().await.unwrap();
-    assert!(users["items"].as_array().unwrap().iter().all(|u| u["id"] != b.user_id.to_string()));
+    for list in ["/v1/clients", "/v1/episodes", "/v1/responses", "/v1/signals", "/v1/users"] {
+        let (_, page) = send(&app, &a.care.admin.token, &Method::GET, list, &None).await;
+        let text = page.to_string();
+        for b_id in [&bc.client_id, &bc.episode_id, &b.response_id, &b.signal_id, &bc.clinician.id.to_string()] {
+            assert!(!text.contains(b_id.as_str()), "{list} shows {b_id} of another organization");
+        }
+    }
 }

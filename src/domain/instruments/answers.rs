@@ -30,7 +30,7 @@ fn plain_decimal(raw: &str) -> Option<Decimal<'_>> {
     (!integer.is_empty()
         && all_digits(integer)
         && all_digits(fraction)
-        && (fraction.is_empty() == !digits.contains('.')))
+        && (fraction.is_empty() != digits.contains('.')))
     .then_some(Decimal { negative, integer, fraction })
 }
 

@@ -1,0 +1,304 @@
+//! Instruments per organization: the built-ins (installed into every organization, so a
+//! response's version is always a row of its own organization), custom definitions, versions
+//! and the organization's licensed item texts.
+
+use super::audit::Actor;
+use super::schema::{instrument_texts, instrument_versions, instruments, organizations};
+use super::{Database, DbError};
+use crate::domain::instruments::{InstrumentDefinition, builtin};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// One version of an instrument, ready to parse and score with.
+#[derive(Debug, Clone)]
+pub struct InstrumentVersion {
+    pub instrument_id: Uuid,
+    pub version_id: Uuid,
+    pub version: i32,
+    pub builtin: bool,
+    pub definition: InstrumentDefinition,
+    pub created_at: DateTime<Utc>,
+}
+
+fn decode(definition: Value) -> Result<InstrumentDefinition, DbError> {
+    serde_json::from_value(definition).map_err(|e| DbError::Corrupt(format!("stored instrument definition: {e}")))
+}
+
+/// Adds the built-in instruments an organization lacks, and a new version of any whose
+/// definition changed in this release.
+pub(super) fn install_builtins(conn: &mut PgConnection, organization_id: Uuid) -> Result<usize, DbError> {
+    let mut changed = 0;
+    for definition in builtin::all() {
+        let encoded = serde_json::to_value(&definition).expect("definitions serialize");
+        let existing = instruments::table
+            .filter(instruments::organization_id.eq(organization_id))
+            .filter(instruments::key.eq(&definition.key))
+            .select(instruments::id)
+            .first::<Uuid>(conn)
+            .optional()?;
+        let instrument_id = match existing {
+            Some(id) => id,
+            None => {
+                let id = Uuid::now_v7();
+                diesel::insert_into(instruments::table)
+                    .values((
+                        instruments::organization_id.eq(organization_id),
+                        instruments::id.eq(id),
+                        instruments::key.eq(&definition.key),
+                        instruments::name.eq(&definition.name),
+                        instruments::builtin.eq(true),
+                    ))
+                    .execute(conn)?;
+                id
+            }
+        };
+        let latest = instrument_versions::table
+            .filter(instrument_versions::organization_id.eq(organization_id))
+            .filter(instrument_versions::instrument_id.eq(instrument_id))
+            .order(instrument_versions::version.desc())
+            .select((instrument_versions::version, instrument_versions::definition))
+            .first::<(i32, Value)>(conn)
+            .optional()?;
+        if latest.as_ref().is_some_and(|(_, stored)| *stored == encoded) {
+            continue;
+        }
+        diesel::insert_into(instrument_versions::table)
+            .values((
+                instrument_versions::organization_id.eq(organization_id),
+                instrument_versions::id.eq(Uuid::now_v7()),
+                instrument_versions::instrument_id.eq(instrument_id),
+                instrument_versions::version.eq(latest.map_or(1, |(v, _)| v + 1)),
+                instrument_versions::definition.eq(encoded),
+            ))
+            .execute(conn)?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
+type VersionRow = (Uuid, Uuid, i32, bool, Value, DateTime<Utc>);
+
+fn current_versions(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    keys: Option<&[String]>,
+) -> Result<Vec<InstrumentVersion>, DbError> {
+    let mut query = instruments::table
+        .inner_join(
+            instrument_versions::table.on(instrument_versions::organization_id
+                .eq(instruments::organization_id)
+                .and(instrument_versions::instrument_id.eq(instruments::id))),
+        )
+        .filter(instruments::organization_id.eq(organization_id))
+        .select((
+            instruments::id,
+            instrument_versions::id,
+            instrument_versions::version,
+            instruments::builtin,
+            instrument_versions::definition,
+            instrument_versions::created_at,
+        ))
+        .distinct_on(instruments::key)
+        .order((instruments::key, instrument_versions::version.desc()))
+        .into_boxed();
+    if let Some(keys) = keys {
+        query = query.filter(instruments::key.eq_any(keys));
+    }
+    query
+        .load::<VersionRow>(conn)?
+        .into_iter()
+        .map(|(instrument_id, version_id, version, builtin, definition, created_at)| {
+            Ok(InstrumentVersion {
+                instrument_id,
+                version_id,
+                version,
+                builtin,
+                definition: decode(definition)?,
+                created_at,
+            })
+        })
+        .collect()
+}
+
+/// Definitions of specific versions, by version id (to render stored answers).
+pub(super) fn versions_by_id(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    ids: &[Uuid],
+) -> Result<BTreeMap<Uuid, (i32, InstrumentDefinition)>, DbError> {
+    instrument_versions::table
+        .filter(instrument_versions::organization_id.eq(organization_id))
+        .filter(instrument_versions::id.eq_any(ids))
+        .select((instrument_versions::id, instrument_versions::version, instrument_versions::definition))
+        .load::<(Uuid, i32, Value)>(conn)?
+        .into_iter()
+        .map(|(id, version, definition)| Ok((id, (version, decode(definition)?))))
+        .collect()
+}
+
+impl Database {
+    /// Installs the built-ins into every organization (at start: a release may change them).
+    pub async fn sync_builtin_instruments(&self) -> Result<usize, DbError> {
+        self.run(|conn| {
+            let organizations: Vec<Uuid> = organizations::table.select(organizations::id).load(conn)?;
+            let mut changed = 0;
+            for organization_id in organizations {
+                changed += conn.transaction(|conn| install_builtins(conn, organization_id))?;
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
+    /// The current version of every instrument of the organization, by key.
+    pub async fn current_instruments(&self, organization_id: Uuid) -> Result<Vec<InstrumentVersion>, DbError> {
+        self.run(move |conn| current_versions(conn, organization_id, None)).await
+    }
+
+    /// The current versions of `keys` (missing keys are simply absent).
+    pub async fn instruments_by_key(
+        &self,
+        organization_id: Uuid,
+        keys: Vec<String>,
+    ) -> Result<BTreeMap<String, InstrumentVersion>, DbError> {
+        self.run(move |conn| {
+            Ok(current_versions(conn, organization_id, Some(&keys))?
+                .into_iter()
+                .map(|v| (v.definition.key.clone(), v))
+                .collect())
+        })
+        .await
+    }
+
+    /// The organization's item texts of an instrument for a locale.
+    pub async fn instrument_texts(
+        &self,
+        organization_id: Uuid,
+        instrument_id: Uuid,
+        locale: String,
+    ) -> Result<Option<Map<String, Value>>, DbError> {
+        self.run(move |conn| {
+            let texts = instrument_texts::table
+                .find((organization_id, instrument_id, locale))
+                .select(instrument_texts::texts)
+                .first::<Value>(conn)
+                .optional()?;
+            Ok(texts.and_then(|t| t.as_object().cloned()))
+        })
+        .await
+    }
+
+    pub async fn put_instrument_texts(
+        &self,
+        actor: Actor,
+        instrument_id: Uuid,
+        locale: String,
+        texts: Map<String, Value>,
+    ) -> Result<(), DbError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                diesel::insert_into(instrument_texts::table)
+                    .values((
+                        instrument_texts::organization_id.eq(actor.organization_id),
+                        instrument_texts::instrument_id.eq(instrument_id),
+                        instrument_texts::locale.eq(&locale),
+                        instrument_texts::texts.eq(Value::Object(texts.clone())),
+                        instrument_texts::updated_by.eq(actor.id),
+                    ))
+                    .on_conflict((
+                        instrument_texts::organization_id,
+                        instrument_texts::instrument_id,
+                        instrument_texts::locale,
+                    ))
+                    .do_update()
+                    .set((
+                        instrument_texts::texts.eq(Value::Object(texts)),
+                        instrument_texts::updated_by.eq(actor.id),
+                        instrument_texts::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)?;
+                actor.record(
+                    conn,
+                    "instrument.texts",
+                    "instrument",
+                    Some(instrument_id),
+                    serde_json::json!({ "locale": locale }),
+                )
+            })
+        })
+        .await
+    }
+
+    /// Creates a custom instrument, or a new version of an existing custom one. Built-in keys
+    /// are refused (`Conflict`). Earlier responses keep the version they were scored with.
+    pub async fn define_instrument(
+        &self,
+        actor: Actor,
+        definition: InstrumentDefinition,
+    ) -> Result<InstrumentVersion, DbError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                let org = actor.organization_id;
+                let existing = instruments::table
+                    .filter(instruments::organization_id.eq(org))
+                    .filter(instruments::key.eq(&definition.key))
+                    .select((instruments::id, instruments::builtin))
+                    .for_update()
+                    .first::<(Uuid, bool)>(conn)
+                    .optional()?;
+                let instrument_id = match existing {
+                    Some((_, true)) => return Err(DbError::Conflict { constraint: "builtin_instrument".into() }),
+                    Some((id, false)) => {
+                        diesel::update(instruments::table.find((org, id)))
+                            .set(instruments::name.eq(&definition.name))
+                            .execute(conn)?;
+                        id
+                    }
+                    None => {
+                        let id = Uuid::now_v7();
+                        diesel::insert_into(instruments::table)
+                            .values((
+                                instruments::organization_id.eq(org),
+                                instruments::id.eq(id),
+                                instruments::key.eq(&definition.key),
+                                instruments::name.eq(&definition.name),
+                                instruments::builtin.eq(false),
+                            ))
+                            .execute(conn)?;
+                        id
+                    }
+                };
+                let version: i32 = instrument_versions::table
+                    .filter(instrument_versions::organization_id.eq(org))
+                    .filter(instrument_versions::instrument_id.eq(instrument_id))
+                    .select(diesel::dsl::max(instrument_versions::version))
+                    .first::<Option<i32>>(conn)?
+                    .unwrap_or(0)
+                    + 1;
+                let version_id = Uuid::now_v7();
+                let created_at: DateTime<Utc> = diesel::insert_into(instrument_versions::table)
+                    .values((
+                        instrument_versions::organization_id.eq(org),
+                        instrument_versions::id.eq(version_id),
+                        instrument_versions::instrument_id.eq(instrument_id),
+                        instrument_versions::version.eq(version),
+                        instrument_versions::definition.eq(serde_json::to_value(&definition).expect("serializes")),
+                    ))
+                    .returning(instrument_versions::created_at)
+                    .get_result(conn)?;
+                actor.record(
+                    conn,
+                    "instrument.define",
+                    "instrument",
+                    Some(instrument_id),
+                    serde_json::json!({ "version": version }),
+                )?;
+                Ok(InstrumentVersion { instrument_id, version_id, version, builtin: false, definition, created_at })
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,606 @@
+//! Submitting, reading and voiding responses. A submission is one transaction: resolve its
+//! session or episode (as the caller may see it), score it under the organization's current
+//! settings, store it, raise the signals of the series so far (deduplicated by a unique key),
+//! audit it, and, with an `Idempotency-Key`, store the answer for replays.
+
+use super::audit::Actor;
+use super::episodes::visible_episodes;
+use super::form_requests;
+use super::instruments::{InstrumentVersion, versions_by_id};
+use super::page::{Page, PageRequest};
+use super::schema::{clients, episodes, idempotency_keys, responses, sessions, signals};
+use super::signals::SignalRow;
+use super::{Database, DbError};
+use crate::domain::Role;
+use crate::domain::clients::AgeGroup;
+use crate::domain::instruments::definition::Rater;
+use crate::domain::instruments::{Answers, InstrumentDefinition, Scores, score};
+use crate::domain::signals::{EarlierScore, PairedForm, SignalInput, SignalKind, evaluate};
+use crate::domain::validation::FieldError;
+use chrono::{DateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = responses, check_for_backend(diesel::pg::Pg))]
+pub struct ResponseRow {
+    pub id: Uuid,
+    pub instrument_version_id: Uuid,
+    pub instrument_key: String,
+    pub client_id: Uuid,
+    pub episode_id: Uuid,
+    pub session_id: Option<Uuid>,
+    pub rater: String,
+    pub administered_at: DateTime<Utc>,
+    pub answers: Value,
+    pub scores: Value,
+    pub comment: Option<String>,
+    pub settings_version: i32,
+    pub voided_at: Option<DateTime<Utc>>,
+    pub void_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A response whose answers are already parsed against `instrument`.
+pub struct ParsedSubmission {
+    /// Prefix of the JSON pointers of this submission's fields ("" alone, "/responses/3" in a batch).
+    pub pointer: String,
+    pub instrument: InstrumentVersion,
+    pub answers: Answers,
+    pub session_id: Option<Uuid>,
+    pub episode_id: Option<Uuid>,
+    pub rater: Rater,
+    pub administered_at: DateTime<Utc>,
+    pub comment: Option<String>,
+}
+
+/// A stored response with what a view needs.
+#[derive(Debug, Clone)]
+pub struct StoredResponse {
+    pub row: ResponseRow,
+    pub session_number: Option<i32>,
+    pub version: i32,
+    pub definition: InstrumentDefinition,
+    pub scores: Scores,
+    pub signals: Vec<SignalRow>,
+}
+
+pub struct Idempotency {
+    pub key: String,
+    /// SHA-256 of the canonical request.
+    pub request_hash: String,
+}
+
+#[derive(Debug)]
+pub enum Submitted {
+    Created(Value),
+    /// The same key and request came before: its stored answer.
+    Replayed(Value),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("invalid submission")]
+    Invalid(Vec<FieldError>),
+    #[error("the idempotency key was used with another request")]
+    IdempotencyMismatch,
+    #[error("a request with this idempotency key is still in flight")]
+    InFlight,
+    #[error("this form was already submitted or was not requested")]
+    NotRequested,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for SubmitError {
+    fn from(error: diesel::result::Error) -> Self {
+        let text = error.to_string();
+        if text.contains("lock timeout") { SubmitError::InFlight } else { SubmitError::Db(error.into()) }
+    }
+}
+
+/// Where a response belongs, as the caller may see it.
+struct Target {
+    session_id: Option<Uuid>,
+    session_number: Option<i32>,
+    episode_id: Uuid,
+    client_id: Uuid,
+    clinician_id: Uuid,
+    age_group: AgeGroup,
+}
+
+fn resolve_target(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    submission: &ParsedSubmission,
+    form_session: Option<Uuid>,
+) -> Result<Result<Target, FieldError>, SubmitError> {
+    let at = |field: &str| format!("{}/{field}", submission.pointer);
+    let episodes_seen = visible_episodes(actor);
+    let (session, episode_id) = match (submission.session_id, submission.episode_id) {
+        (Some(session_id), claimed) => {
+            if form_session.is_some_and(|allowed| allowed != session_id) {
+                return Ok(Err(FieldError::new(at("session_id"), "this form request is for another session")));
+            }
+            let found = sessions::table
+                .find((actor.organization_id, session_id))
+                .select((sessions::episode_id, sessions::number))
+                .first::<(Uuid, i32)>(conn)
+                .optional()?;
+            let Some((episode_id, number)) = found else {
+                return Ok(Err(FieldError::new(at("session_id"), "no such session")));
+            };
+            if claimed.is_some_and(|claimed| claimed != episode_id) {
+                return Ok(Err(FieldError::new(at("episode_id"), "the session belongs to another episode")));
+            }
+            (Some((session_id, number)), episode_id)
+        }
+        (None, Some(_)) if form_session.is_some() => return Ok(Err(FieldError::new(at("session_id"), "is required"))),
+        (None, Some(episode_id)) => (None, episode_id),
+        (None, None) => return Ok(Err(FieldError::new(at("session_id"), "give session_id or episode_id"))),
+    };
+    // A client token's session was checked above; its episode is not in any caseload query.
+    let episodes_seen = if actor.role == Role::Client {
+        episodes::table.filter(episodes::organization_id.eq(actor.organization_id)).into_boxed()
+    } else {
+        episodes_seen
+    };
+    let found = episodes_seen
+        .filter(episodes::id.eq(episode_id))
+        .inner_join(
+            clients::table
+                .on(clients::organization_id.eq(episodes::organization_id).and(clients::id.eq(episodes::client_id))),
+        )
+        .select((episodes::client_id, episodes::clinician_id, clients::age_group))
+        .first::<(Uuid, Uuid, String)>(conn)
+        .optional()?;
+    let Some((client_id, clinician_id, age_group)) = found else {
+        let field = if session.is_some() { "session_id" } else { "episode_id" };
+        return Ok(Err(FieldError::new(at(field), format!("no such {}", field.trim_end_matches("_id")))));
+    };
+    Ok(Ok(Target {
+        session_id: session.map(|(id, _)| id),
+        session_number: session.map(|(_, n)| n),
+        episode_id,
+        client_id,
+        clinician_id,
+        age_group: AgeGroup::parse(&age_group).unwrap_or(AgeGroup::Adult),
+    }))
+}
+
+type SeriesRow = (Uuid, Option<i32>, DateTime<Utc>, i32);
+
+/// Earlier administrations of the same instrument by the same rater in the episode, in series
+/// order (session number, administered time, id), that come before the new one.
+fn earlier_scores(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    target: &Target,
+    key: &str,
+    rater: Rater,
+    administered_at: DateTime<Utc>,
+    id: Uuid,
+) -> Result<Vec<EarlierScore>, SubmitError> {
+    let rows: Vec<SeriesRow> = responses::table
+        .left_join(
+            sessions::table.on(sessions::organization_id
+                .eq(responses::organization_id)
+                .and(sessions::id.nullable().eq(responses::session_id))),
+        )
+        .filter(responses::organization_id.eq(actor.organization_id))
+        .filter(responses::episode_id.eq(target.episode_id))
+        .filter(responses::instrument_key.eq(key))
+        .filter(responses::rater.eq(rater.as_str()))
+        .filter(responses::voided_at.is_null())
+        .select((responses::id, sessions::number.nullable(), responses::administered_at, responses::total_hundredths))
+        .load(conn)?;
+    let order = |number: Option<i32>, at: DateTime<Utc>, id: Uuid| (number.unwrap_or(i32::MAX), at, id);
+    let new_key = order(target.session_number, administered_at, id);
+    let mut earlier: Vec<SeriesRow> =
+        rows.into_iter().filter(|(rid, n, at, _)| order(*n, *at, *rid) < new_key).collect();
+    earlier.sort_by_key(|(rid, n, at, _)| order(*n, *at, *rid));
+    Ok(earlier
+        .into_iter()
+        .map(|(response_id, session_number, _, hundredths)| EarlierScore {
+            response_id,
+            session_number,
+            total: f64::from(hundredths) / 100.0,
+        })
+        .collect())
+}
+
+fn paired_form(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    key: &str,
+    session_id: Option<Uuid>,
+) -> Result<Option<PairedForm>, SubmitError> {
+    let other = match key {
+        "wai-sr" => "wai-sr-t",
+        "wai-sr-t" => "wai-sr",
+        _ => return Ok(None),
+    };
+    let Some(session_id) = session_id else { return Ok(None) };
+    let found = responses::table
+        .filter(responses::organization_id.eq(organization_id))
+        .filter(responses::session_id.eq(session_id))
+        .filter(responses::instrument_key.eq(other))
+        .filter(responses::voided_at.is_null())
+        .order(responses::id.desc())
+        .select((responses::id, responses::scores))
+        .first::<(Uuid, Value)>(conn)
+        .optional()?;
+    Ok(found.and_then(|(response_id, scores)| {
+        serde_json::from_value(scores).ok().map(|scores| PairedForm { response_id, scores })
+    }))
+}
+
+fn raised_once_per_episode(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    episode_id: Uuid,
+    key: &str,
+) -> Result<Vec<SignalKind>, SubmitError> {
+    let rows: Vec<(String, String)> = signals::table
+        .filter(signals::organization_id.eq(organization_id))
+        .filter(signals::episode_id.eq(episode_id))
+        .filter(signals::instrument_key.eq(key))
+        .filter(signals::kind.eq_any(["outcome_deterioration", "no_change"]))
+        .select((signals::kind, signals::status))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(kind, status)| kind == "no_change" || status != "resolved")
+        .filter_map(|(kind, _)| SignalKind::parse(&kind))
+        .collect())
+}
+
+fn answers_json(answers: &Answers) -> Value {
+    Value::Object(answers.0.iter().map(|(k, v)| (k.clone(), Value::from(*v))).collect())
+}
+
+fn store_one(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    form_request: Option<Uuid>,
+    form_session: Option<Uuid>,
+    submission: ParsedSubmission,
+    settings: &(i32, crate::domain::settings::OrganizationSettings),
+) -> Result<Result<StoredResponse, FieldError>, SubmitError> {
+    let target = match resolve_target(conn, actor, &submission, form_session)? {
+        Ok(target) => target,
+        Err(error) => return Ok(Err(error)),
+    };
+    let definition = &submission.instrument.definition;
+    let key = definition.key.as_str();
+    if !definition.raters.contains(&submission.rater)
+        || (actor.role == Role::Client && submission.rater != Rater::Client)
+    {
+        return Ok(Err(FieldError::new(
+            format!("{}/rater", submission.pointer),
+            format!("{key} is not filled in by a {}", submission.rater.as_str()),
+        )));
+    }
+    let (settings_version, settings) = settings;
+    let scores = score(definition, &submission.answers, settings, target.age_group);
+    let id = Uuid::now_v7();
+    let earlier = earlier_scores(conn, actor, &target, key, submission.rater, submission.administered_at, id)?;
+    let paired = paired_form(conn, actor.organization_id, key, target.session_id)?;
+    let already_raised = raised_once_per_episode(conn, actor.organization_id, target.episode_id, key)?;
+    let row: ResponseRow = diesel::insert_into(responses::table)
+        .values((
+            responses::organization_id.eq(actor.organization_id),
+            responses::id.eq(id),
+            responses::instrument_version_id.eq(submission.instrument.version_id),
+            responses::instrument_key.eq(key),
+            responses::client_id.eq(target.client_id),
+            responses::episode_id.eq(target.episode_id),
+            responses::session_id.eq(target.session_id),
+            responses::clinician_id.eq(target.clinician_id),
+            responses::rater.eq(submission.rater.as_str()),
+            responses::administered_at.eq(submission.administered_at),
+            responses::answers.eq(answers_json(&submission.answers)),
+            responses::scores.eq(serde_json::to_value(&scores).expect("scores serialize")),
+            responses::total_hundredths.eq((scores.total * 100.0).round() as i32),
+            responses::settings_version.eq(*settings_version),
+            responses::comment.eq(&submission.comment),
+            responses::submitted_by.eq(actor.id),
+        ))
+        .returning(ResponseRow::as_returning())
+        .get_result(conn)?;
+    let input = SignalInput {
+        definition,
+        response_id: id,
+        session_number: target.session_number,
+        scores: &scores,
+        earlier: &earlier,
+        paired: paired.as_ref(),
+        settings,
+        age_group: target.age_group,
+        already_raised: &already_raised,
+    };
+    let mut stored_signals = Vec::new();
+    for draft in evaluate(&input) {
+        let inserted: Option<SignalRow> = diesel::insert_into(signals::table)
+            .values((
+                signals::organization_id.eq(actor.organization_id),
+                signals::id.eq(Uuid::now_v7()),
+                signals::kind.eq(draft.kind.as_str()),
+                signals::severity.eq(draft.kind.severity().as_str()),
+                signals::client_id.eq(target.client_id),
+                signals::episode_id.eq(target.episode_id),
+                signals::session_id.eq(target.session_id),
+                signals::clinician_id.eq(target.clinician_id),
+                signals::response_id.eq(id),
+                signals::instrument_key.eq(key),
+                signals::response_ids.eq(&draft.response_ids),
+                signals::evidence.eq(&draft.evidence),
+            ))
+            .on_conflict_do_nothing()
+            .returning(SignalRow::as_returning())
+            .get_result(conn)
+            .optional()?;
+        stored_signals.extend(inserted);
+    }
+    if let Some(form_request) = form_request {
+        if !form_requests::fulfil(conn, actor.organization_id, form_request, key, id)? {
+            return Err(SubmitError::NotRequested);
+        }
+    }
+    let signal_ids: Vec<Uuid> = stored_signals.iter().map(|s| s.id).collect();
+    actor.record(
+        conn,
+        "response.create",
+        "response",
+        Some(id),
+        serde_json::json!({ "instrument": key, "client_id": target.client_id, "signal_ids": signal_ids }),
+    )?;
+    Ok(Ok(StoredResponse {
+        row,
+        session_number: target.session_number,
+        version: submission.instrument.version,
+        definition: submission.instrument.definition,
+        scores,
+        signals: stored_signals,
+    }))
+}
+
+/// Claims the idempotency key, waiting (up to 5 s) for a concurrent holder to finish. Returns
+/// the stored answer when this is a replay.
+fn claim_key(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    idempotency: &Idempotency,
+) -> Result<Option<Value>, SubmitError> {
+    conn.batch_execute("SET LOCAL lock_timeout = '5s'")?;
+    let claimed = diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::organization_id.eq(organization_id),
+            idempotency_keys::key.eq(&idempotency.key),
+            idempotency_keys::request_hash.eq(&idempotency.request_hash),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    if claimed == 1 {
+        return Ok(None);
+    }
+    let (hash, body, created_at) = idempotency_keys::table
+        .find((organization_id, &idempotency.key))
+        .select((idempotency_keys::request_hash, idempotency_keys::response_body, idempotency_keys::created_at))
+        .for_update()
+        .first::<(String, Option<Value>, DateTime<Utc>)>(conn)?;
+    if created_at < Utc::now() - chrono::Duration::hours(24) {
+        diesel::update(idempotency_keys::table.find((organization_id, &idempotency.key)))
+            .set((
+                idempotency_keys::request_hash.eq(&idempotency.request_hash),
+                idempotency_keys::status_code.eq(None::<i32>),
+                idempotency_keys::response_body.eq(None::<Value>),
+                idempotency_keys::created_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        return Ok(None);
+    }
+    if hash != idempotency.request_hash {
+        return Err(SubmitError::IdempotencyMismatch);
+    }
+    body.map(Some).ok_or(SubmitError::InFlight)
+}
+
+impl Database {
+    /// Stores `submissions` all or nothing. `render` builds the answer body inside the
+    /// transaction so an idempotent replay returns exactly the same bytes' worth of JSON.
+    pub async fn submit_responses<R>(
+        &self,
+        actor: Actor,
+        form_request: Option<Uuid>,
+        submissions: Vec<ParsedSubmission>,
+        idempotency: Option<Idempotency>,
+        render: R,
+    ) -> Result<Submitted, SubmitError>
+    where
+        R: FnOnce(Vec<StoredResponse>) -> Value + Send + 'static,
+    {
+        self.run(move |conn| {
+            Ok(conn.transaction::<_, SubmitError, _>(|conn| {
+                if let Some(idempotency) = &idempotency {
+                    if let Some(stored) = claim_key(conn, actor.organization_id, idempotency)? {
+                        return Ok(Submitted::Replayed(stored));
+                    }
+                }
+                let form_scope = match form_request {
+                    Some(id) => Some(form_requests::scope(conn, actor.organization_id, id)?),
+                    None => None,
+                };
+                let settings = super::settings::current(conn, actor.organization_id)?;
+                let mut stored = Vec::new();
+                let mut errors = Vec::new();
+                for submission in submissions {
+                    let form_session = form_scope.as_ref().map(|scope| scope.session_id);
+                    match store_one(conn, &actor, form_request, form_session, submission, &settings)? {
+                        Ok(response) => stored.push(response),
+                        Err(error) => errors.push(error),
+                    }
+                }
+                if !errors.is_empty() {
+                    return Err(SubmitError::Invalid(errors));
+                }
+                let body = render(stored);
+                if let Some(idempotency) = &idempotency {
+                    diesel::update(idempotency_keys::table.find((actor.organization_id, &idempotency.key)))
+                        .set((idempotency_keys::status_code.eq(201), idempotency_keys::response_body.eq(&body)))
+                        .execute(conn)?;
+                }
+                Ok(Submitted::Created(body))
+            }))
+        })
+        .await?
+    }
+
+    pub async fn list_responses(
+        &self,
+        actor: Actor,
+        filter: ResponseFilter,
+        page: PageRequest,
+    ) -> Result<Page<StoredResponse>, DbError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                let caseload = visible_episodes(&actor).select(episodes::id);
+                let mut query = responses::table
+                    .left_join(
+                        sessions::table.on(sessions::organization_id
+                            .eq(responses::organization_id)
+                            .and(sessions::id.nullable().eq(responses::session_id))),
+                    )
+                    .filter(responses::organization_id.eq(actor.organization_id))
+                    .filter(responses::episode_id.eq_any(caseload))
+                    .select((ResponseRow::as_select(), sessions::number.nullable()))
+                    .order(responses::id.asc())
+                    .limit(page.limit + 1)
+                    .into_boxed();
+                if let Some(after) = page.after {
+                    query = query.filter(responses::id.gt(after));
+                }
+                if let Some(client) = filter.client_id {
+                    query = query.filter(responses::client_id.eq(client));
+                }
+                if let Some(episode) = filter.episode_id {
+                    query = query.filter(responses::episode_id.eq(episode));
+                }
+                if let Some(instrument) = filter.instrument {
+                    query = query.filter(responses::instrument_key.eq(instrument));
+                }
+                if let Some(from) = filter.from {
+                    query = query.filter(responses::administered_at.ge(from));
+                }
+                if let Some(to) = filter.to {
+                    query = query.filter(responses::administered_at.lt(to));
+                }
+                let rows: Vec<(ResponseRow, Option<i32>)> = query.load(conn)?;
+                let page = Page::from_rows(rows, page.limit, |(row, _)| row.id);
+                let stored = with_definitions(conn, actor.organization_id, page.items, false)?;
+                let ids: Vec<Uuid> = stored.iter().map(|s| s.row.id).collect();
+                actor.record(conn, "response.list", "response", None, serde_json::json!({ "response_ids": ids }))?;
+                Ok(Page { items: stored, next: page.next })
+            })
+        })
+        .await
+    }
+
+    pub async fn find_response(&self, actor: Actor, id: Uuid) -> Result<StoredResponse, DbError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                let stored = find_visible(conn, &actor, id)?;
+                actor.record(conn, "response.read", "response", Some(id), serde_json::json!({}))?;
+                Ok(stored)
+            })
+        })
+        .await
+    }
+
+    /// Voids a response: kept for audit, excluded from analytics. `None` when already void.
+    pub async fn void_response(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        reason: String,
+    ) -> Result<Option<StoredResponse>, DbError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                let current = find_visible(conn, &actor, id)?;
+                if current.row.voided_at.is_some() {
+                    return Ok(None);
+                }
+                diesel::update(responses::table.find((actor.organization_id, id)))
+                    .set((responses::voided_at.eq(diesel::dsl::now), responses::void_reason.eq(&reason)))
+                    .execute(conn)?;
+                actor.record(conn, "response.void", "response", Some(id), serde_json::json!({}))?;
+                find_visible(conn, &actor, id).map(Some)
+            })
+        })
+        .await
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ResponseFilter {
+    pub client_id: Option<Uuid>,
+    pub episode_id: Option<Uuid>,
+    pub instrument: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+fn find_visible(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<StoredResponse, DbError> {
+    let caseload = visible_episodes(actor).select(episodes::id);
+    let row: (ResponseRow, Option<i32>) = responses::table
+        .left_join(
+            sessions::table.on(sessions::organization_id
+                .eq(responses::organization_id)
+                .and(sessions::id.nullable().eq(responses::session_id))),
+        )
+        .filter(responses::organization_id.eq(actor.organization_id))
+        .filter(responses::id.eq(id))
+        .filter(responses::episode_id.eq_any(caseload))
+        .select((ResponseRow::as_select(), sessions::number.nullable()))
+        .first(conn)?;
+    with_definitions(conn, actor.organization_id, vec![row], true)?.pop().ok_or(DbError::NotFound)
+}
+
+/// Attaches each row's instrument version (and, when asked, its signals).
+fn with_definitions(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    rows: Vec<(ResponseRow, Option<i32>)>,
+    with_signals: bool,
+) -> Result<Vec<StoredResponse>, DbError> {
+    let version_ids: Vec<Uuid> = rows.iter().map(|(row, _)| row.instrument_version_id).collect();
+    let versions = versions_by_id(conn, organization_id, &version_ids)?;
+    let mut signals_by_response: BTreeMap<Uuid, Vec<SignalRow>> = BTreeMap::new();
+    if with_signals {
+        let ids: Vec<Uuid> = rows.iter().map(|(row, _)| row.id).collect();
+        let found: Vec<SignalRow> = signals::table
+            .filter(signals::organization_id.eq(organization_id))
+            .filter(signals::response_id.eq_any(ids))
+            .order(signals::id.asc())
+            .select(SignalRow::as_select())
+            .load(conn)?;
+        for signal in found {
+            signals_by_response.entry(signal.response_id).or_default().push(signal);
+        }
+    }
+    rows.into_iter()
+        .map(|(row, session_number)| {
+            let (version, definition) = versions
+                .get(&row.instrument_version_id)
+                .cloned()
+                .ok_or_else(|| DbError::Corrupt("a response names a missing instrument version".into()))?;
+            let scores = serde_json::from_value(row.scores.clone())
+                .map_err(|e| DbError::Corrupt(format!("stored scores: {e}")))?;
+            let signals = signals_by_response.remove(&row.id).unwrap_or_default();
+            Ok(StoredResponse { row, session_number, version, definition, scores, signals })
+        })
+        .collect()
+}

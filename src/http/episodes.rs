@@ -1,0 +1,288 @@
+//! Episodes of care and sessions: `POST/GET /v1/episodes`, `GET/PATCH /v1/episodes/{id}`,
+//! `POST /v1/sessions`, `GET /v1/episodes/{id}/sessions`.
+
+use super::auth_user::AuthUser;
+use super::extract::{Json, nullable};
+use super::pagination::{Paged, page_request};
+use crate::db::Database;
+use crate::db::episodes::{EpisodeChanges, EpisodeRow, NewEpisode, Refused, SessionRow};
+use crate::domain::Role;
+use crate::domain::validation::{FieldError, plain_text};
+use crate::error::{ApiError, AuthProblems, BodyProblems, NotFoundProblem, Problem, QueryProblems};
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+const READERS: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Clinician, Role::Integration];
+const WRITERS: [Role; 3] = [Role::Admin, Role::Clinician, Role::Integration];
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeStatus {
+    Active,
+    Closed,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EpisodeView {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub clinician_id: Uuid,
+    pub started_on: NaiveDate,
+    pub ended_on: Option<NaiveDate>,
+    /// A tag used to group episodes in analytics.
+    pub program: Option<String>,
+    pub status: EpisodeStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<EpisodeRow> for EpisodeView {
+    fn from(row: EpisodeRow) -> Self {
+        Self {
+            id: row.id,
+            client_id: row.client_id,
+            clinician_id: row.clinician_id,
+            started_on: row.started_on,
+            ended_on: row.ended_on,
+            program: row.program,
+            status: if row.status == "closed" { EpisodeStatus::Closed } else { EpisodeStatus::Active },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub episode_id: Uuid,
+    pub number: i32,
+    pub occurred_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<SessionRow> for SessionView {
+    fn from(row: SessionRow) -> Self {
+        Self {
+            id: row.id,
+            episode_id: row.episode_id,
+            number: row.number,
+            occurred_at: row.occurred_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    /// By session number.
+    pub items: Vec<SessionView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEpisode {
+    pub client_id: Uuid,
+    /// The primary clinician (a clinician may only name itself).
+    pub clinician_id: Uuid,
+    pub started_on: NaiveDate,
+    pub program: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEpisode {
+    pub clinician_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub ended_on: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub program: Option<Option<String>>,
+    pub status: Option<EpisodeStatus>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    pub episode_id: Uuid,
+    /// 1, 2, …; unique within the episode.
+    pub number: i32,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EpisodeQuery {
+    pub client_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn refused(error: Refused) -> ApiError {
+    match error {
+        Refused::Db(error) => error.into(),
+        Refused::Unknown(pointer) => {
+            ApiError::Validation(vec![FieldError::new(pointer, "no such record in your organization")])
+        }
+        Refused::NotYours => ApiError::Forbidden,
+    }
+}
+
+fn program(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    raw.map(|p| plain_text(&p, 100, "/program")).transpose().map_err(|e| ApiError::Validation(vec![e]))
+}
+
+/// Open an episode of care.
+///
+/// Admins and integrations for any client; a clinician for itself, for a client with no
+/// episode yet (intake) or already in its caseload (403 otherwise).
+#[utoipa::path(
+    tag = "episodes",
+    request_body = CreateEpisode,
+    responses((status = 201, description = "Opened", body = EpisodeView), AuthProblems, BodyProblems),
+    security(("bearer" = []))
+)]
+#[post("/v1/episodes")]
+pub async fn create_episode(
+    user: AuthUser,
+    body: Json<CreateEpisode>,
+    database: web::Data<Database>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&WRITERS)?;
+    let body = body.0;
+    let new = NewEpisode {
+        client_id: body.client_id,
+        clinician_id: body.clinician_id,
+        started_on: body.started_on,
+        program: program(body.program)?,
+    };
+    let row = database.insert_episode(user.actor(), new).await.map_err(refused)?;
+    Ok(HttpResponse::Created().json(EpisodeView::from(row)))
+}
+
+/// List episodes, oldest first (a clinician: its own).
+#[utoipa::path(
+    tag = "episodes",
+    params(EpisodeQuery),
+    responses((status = 200, description = "One page", body = Paged<EpisodeView>), AuthProblems, QueryProblems),
+    security(("bearer" = []))
+)]
+#[get("/v1/episodes")]
+pub async fn list_episodes(
+    user: AuthUser,
+    query: web::Query<EpisodeQuery>,
+    database: web::Data<Database>,
+) -> Result<web::Json<Paged<EpisodeView>>, ApiError> {
+    user.require(&READERS)?;
+    let page = page_request(query.limit, query.cursor.as_deref())?;
+    let rows = database.list_episodes(user.actor(), query.client_id, page).await?;
+    Ok(web::Json(Paged::from_page(rows, EpisodeView::from)))
+}
+
+/// Read one episode.
+#[utoipa::path(
+    tag = "episodes",
+    params(("id" = Uuid, Path, description = "The episode's id")),
+    responses((status = 200, description = "The episode", body = EpisodeView), AuthProblems, NotFoundProblem),
+    security(("bearer" = []))
+)]
+#[get("/v1/episodes/{id}")]
+pub async fn get_episode(
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    database: web::Data<Database>,
+) -> Result<web::Json<EpisodeView>, ApiError> {
+    user.require(&READERS)?;
+    Ok(web::Json(database.find_episode(user.actor(), id.into_inner()).await?.into()))
+}
+
+/// Change an episode: clinician, end date, program, status.
+#[utoipa::path(
+    tag = "episodes",
+    params(("id" = Uuid, Path, description = "The episode's id")),
+    request_body = UpdateEpisode,
+    responses((status = 200, description = "Changed", body = EpisodeView), AuthProblems, NotFoundProblem, BodyProblems),
+    security(("bearer" = []))
+)]
+#[patch("/v1/episodes/{id}")]
+pub async fn update_episode(
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: Json<UpdateEpisode>,
+    database: web::Data<Database>,
+) -> Result<web::Json<EpisodeView>, ApiError> {
+    user.require(&WRITERS)?;
+    let body = body.0;
+    let program = match body.program {
+        Some(Some(p)) => Some(program(Some(p))?),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let changes = EpisodeChanges {
+        clinician_id: body.clinician_id,
+        ended_on: body.ended_on,
+        program,
+        status: body.status.map(|s| if s == EpisodeStatus::Closed { "closed".to_owned() } else { "active".to_owned() }),
+    };
+    let row = database.update_episode(user.actor(), id.into_inner(), changes).await.map_err(|e| match e {
+        Refused::Db(crate::db::DbError::Query(diesel_error)) if diesel_error.to_string().contains("check") => {
+            ApiError::Validation(vec![FieldError::new("/ended_on", "must not be before started_on")])
+        }
+        other => refused(other),
+    })?;
+    Ok(web::Json(row.into()))
+}
+
+/// Record a session of an episode.
+#[utoipa::path(
+    tag = "episodes",
+    request_body = CreateSession,
+    responses((status = 201, description = "Recorded", body = SessionView), AuthProblems, BodyProblems,
+              (status = 409, description = "The episode has a session with this number", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+#[post("/v1/sessions")]
+pub async fn create_session(
+    user: AuthUser,
+    body: Json<CreateSession>,
+    database: web::Data<Database>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&WRITERS)?;
+    let body = body.0;
+    if !(1..=10_000).contains(&body.number) {
+        return Err(ApiError::Validation(vec![FieldError::new("/number", "must be from 1 to 10000")]));
+    }
+    let row = database.insert_session(user.actor(), body.episode_id, body.number, body.occurred_at).await.map_err(
+        |e| match e {
+            Refused::Db(crate::db::DbError::Conflict { .. }) => ApiError::Conflict {
+                code: "session_number_taken",
+                detail: "the episode already has a session with this number".into(),
+            },
+            other => refused(other),
+        },
+    )?;
+    Ok(HttpResponse::Created().json(SessionView::from(row)))
+}
+
+/// List an episode's sessions by number.
+#[utoipa::path(
+    tag = "episodes",
+    params(("id" = Uuid, Path, description = "The episode's id")),
+    responses((status = 200, description = "Its sessions", body = SessionList), AuthProblems, NotFoundProblem),
+    security(("bearer" = []))
+)]
+#[get("/v1/episodes/{id}/sessions")]
+pub async fn list_sessions(
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    database: web::Data<Database>,
+) -> Result<web::Json<SessionList>, ApiError> {
+    user.require(&READERS)?;
+    let rows = database.list_sessions(user.actor(), id.into_inner()).await?;
+    Ok(web::Json(SessionList { items: rows.into_iter().map(SessionView::from).collect() }))
+}

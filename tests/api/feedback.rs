@@ -1,0 +1,526 @@
+//! Feedback forms end to end: an EHR structures care, an app submits the forms, Rapport scores
+//! them and raises signals.
+
+use crate::fixtures::{Care, likert, ors, put_client, signal_kinds, srs, submit};
+use crate::harness::{assert_problem, spawn_app};
+use crate::role_matrix::custom_instrument;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn an_ehr_and_an_app_record_a_session_and_get_correct_scores_and_signals() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Whole Session Clinic").await;
+    // The EHR's upsert is repeatable.
+    let first = put_client(&app, &care.integration, "MRN-REPEAT", "adult").await;
+    let again = put_client(&app, &care.integration, "MRN-REPEAT", "adult").await;
+    assert_eq!(first["id"], again["id"]);
+
+    let (request, client) =
+        care.client_token(&app, &care.session_id, &["srs", "ors", "wai-sr", "phq-9", "gad-7"]).await;
+    assert_eq!(request["items"].as_array().unwrap().len(), 5);
+    let mine: Value = app.get_as(&client, "/v1/me/form-requests").await.json().await.unwrap();
+    let instruments = mine["items"][0]["instruments"].as_array().unwrap();
+    let phq = instruments.iter().find(|i| i["key"] == "phq-9").unwrap();
+    assert_eq!(phq["items"][0]["text"], "Little interest or pleasure in doing things");
+    let srs_definition = instruments.iter().find(|i| i["key"] == "srs").unwrap();
+    assert!(srs_definition["items"][0].get("text").is_none(), "licensed wording is not shipped");
+
+    // SRS 9.1 + 8.4 + 9.0 + 8.8 = 35.3 < 36.
+    let body = submit(&app, &client, &srs(&care.session_id, [9.1, 8.4, 9.0, 8.8])).await;
+    assert_eq!(body["scores"]["total"], 35.3);
+    assert_eq!(body["scores"]["item_mean"], 8.83);
+    assert_eq!(body["scores"]["band"], "below_cutoff");
+    assert_eq!(body["answers"]["relationship"], 9.1);
+    assert_eq!(body["instrument_version"], 1);
+    assert_eq!(signal_kinds(&body), ["alliance_below_cutoff"]);
+    // ORS 5.0 + 6.0 + 7.0 + 4.5 = 22.5 < 25 (adult): clinical.
+    let body = submit(&app, &client, &ors(&care.session_id, [5.0, 6.0, 7.0, 4.5])).await;
+    assert_eq!((body["scores"]["total"].clone(), body["scores"]["band"].clone()), (json!(22.5), json!("clinical")));
+    // WAI-SR: goal 16 (4.00), task 17 (4.25), bond 15 (3.75), total 48.
+    let body =
+        submit(&app, &client, &likert("wai-sr", &care.session_id, "client", &[5, 4, 3, 5, 4, 3, 5, 4, 3, 5, 4, 3]))
+            .await;
+    assert_eq!(body["scores"]["total"], 48.0);
+    assert_eq!(body["scores"]["subscales"]["task"]["item_mean"], 4.25);
+    assert_eq!(body["scores"]["subscales"]["bond"]["total"], 15.0);
+    // PHQ-9 all ones = 9 (mild) with item 9 > 0: a critical safety signal.
+    let body = submit(&app, &client, &likert("phq-9", &care.session_id, "client", &[1; 9])).await;
+    assert_eq!((body["scores"]["total"].clone(), body["scores"]["band"].clone()), (json!(9.0), json!("mild")));
+    assert_eq!(signal_kinds(&body), ["safety_item"]);
+    assert_eq!(body["signals"][0]["severity"], "critical");
+    // GAD-7 2+2+2+2+1+1+0 = 10 (moderate).
+    let body = submit(&app, &client, &likert("gad-7", &care.session_id, "client", &[2, 2, 2, 2, 1, 1, 0])).await;
+    assert_eq!((body["scores"]["total"].clone(), body["scores"]["band"].clone()), (json!(10.0), json!("moderate")));
+
+    // Each form once; nothing else for a client token.
+    let twice = app.post_json_as(&client, "/v1/responses", &srs(&care.session_id, [9.0; 4])).await;
+    assert_problem(twice, 409, "form_already_submitted").await;
+    assert_problem(app.get_as(&client, "/v1/clients").await, 403, "forbidden").await;
+    let done: Value = app.get_as(&client, "/v1/me/form-requests").await.json().await.unwrap();
+    assert!(done["items"][0]["items"].as_array().unwrap().iter().all(|i| i["response_id"].is_string()));
+
+    // The therapist's WAI-SR-T, a point lower on every goal item: a discrepancy on goal.
+    let body = submit(
+        &app,
+        &care.clinician.token,
+        &likert("wai-sr-t", &care.session_id, "therapist", &[5, 4, 3, 4, 4, 2, 5, 3, 3, 5, 3, 3]),
+    )
+    .await;
+    assert_eq!(signal_kinds(&body), ["alliance_discrepancy"]);
+    assert_eq!(body["signals"][0]["evidence"]["subscales"][0]["subscale"], "goal");
+    assert_eq!(body["signals"][0]["evidence"]["subscales"][0]["difference"], 1.0);
+
+    let signals: Value = app
+        .get_as(&care.clinician.token, &format!("/v1/signals?episode_id={}", care.episode_id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut kinds: Vec<&str> =
+        signals["items"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["alliance_below_cutoff", "alliance_discrepancy", "safety_item"], "each signal exactly once");
+}
+
+#[tokio::test]
+async fn bad_submissions_are_refused_whole_with_a_pointer_per_bad_item() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Strict Forms Clinic").await;
+    let s = care.session_id.clone();
+    let with_answers = |answers: Value| {
+        let mut body = srs(&s, [9.0; 4]);
+        body["answers"] = answers;
+        body
+    };
+    let full = |relationship: Value| {
+        with_answers(json!({"relationship": relationship, "goals_topics": 9, "approach_method": 9, "overall": 9}))
+    };
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (full(json!(10.1)), vec!["/answers/relationship"]),
+        (full(json!(-0.1)), vec!["/answers/relationship"]),
+        (full(json!(9.15)), vec!["/answers/relationship"]),
+        (full(json!("9")), vec!["/answers/relationship"]),
+        (full(json!(null)), vec!["/answers/relationship"]),
+        (full(json!([9])), vec!["/answers/relationship"]),
+        (full(json!(1e300)), vec!["/answers/relationship"]),
+        (
+            with_answers(json!({"relationship": 9, "goals_topics": 9})),
+            vec!["/answers/approach_method", "/answers/overall"],
+        ),
+        (
+            with_answers(json!({"relationship": 9, "goals_topics": 9, "approach_method": 9, "overall": 9, "mood": 3})),
+            vec!["/answers/mood"],
+        ),
+        (
+            with_answers(json!({"relationship": 11, "goals_topics": "x", "approach_method": 9.25, "overall": 9})),
+            // json! sorts keys; errors come in the order the items were sent.
+            vec!["/answers/approach_method", "/answers/goals_topics", "/answers/relationship"],
+        ),
+        (with_answers(json!([1, 2])), vec!["/answers"]),
+        (
+            {
+                let mut b = srs(&s, [9.0; 4]);
+                b["instrument"] = json!("nope");
+                b
+            },
+            vec!["/instrument"],
+        ),
+        (
+            {
+                let mut b = srs(&s, [9.0; 4]);
+                b["rater"] = json!("therapist");
+                b
+            },
+            vec!["/rater"],
+        ),
+        (
+            {
+                let mut b = srs(&s, [9.0; 4]);
+                b["rater"] = json!("robot");
+                b
+            },
+            vec!["/rater"],
+        ),
+        (
+            {
+                let mut b = srs(&s, [9.0; 4]);
+                b["session_id"] = json!(uuid::Uuid::now_v7());
+                b
+            },
+            vec!["/session_id"],
+        ),
+        (
+            {
+                let mut b = srs(&s, [9.0; 4]);
+                b.as_object_mut().unwrap().remove("session_id");
+                b
+            },
+            vec!["/session_id"],
+        ),
+        (
+            {
+                let mut b = srs(&s, [9.0; 4]);
+                b["administered_at"] = json!("yesterday");
+                b
+            },
+            vec!["/administered_at"],
+        ),
+        (
+            {
+                let mut b = srs(&s, [9.0; 4]);
+                b["score"] = json!(40);
+                b
+            },
+            vec!["/score"],
+        ),
+        (
+            {
+                let mut b = srs(&s, [9.0; 4]);
+                b["comment"] = json!("a\u{0}b");
+                b
+            },
+            vec!["/comment"],
+        ),
+    ];
+    for (body, pointers) in cases {
+        let problem =
+            assert_problem(app.post_json_as(&care.admin.token, "/v1/responses", &body).await, 422, "validation").await;
+        let found: Vec<&str> =
+            problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+        assert_eq!(found, pointers, "{body}");
+    }
+    // A key given twice is refused rather than silently taking the last.
+    let duplicate = format!(
+        r#"{{"instrument":"srs","session_id":"{s}","rater":"client","administered_at":"2026-03-02T10:00:00Z",
+            "answers":{{"relationship":9,"relationship":2,"goals_topics":9,"approach_method":9,"overall":9}}}}"#
+    );
+    let response = app
+        .client
+        .post(app.url("/v1/responses"))
+        .bearer_auth(&care.admin.token)
+        .header("content-type", "application/json")
+        .body(duplicate)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422, "validation").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/answers/relationship");
+    let stored: Value = app.get_as(&care.admin.token, "/v1/responses").await.json().await.unwrap();
+    assert!(stored["items"].as_array().unwrap().is_empty(), "nothing was partially stored");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_refuses_another_body_and_stores_once_under_concurrency() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Idempotent Clinic").await;
+    let body = srs(&care.session_id, [9.5, 9.5, 9.5, 9.5]);
+    let send = |key: &'static str, body: Value| {
+        let app = &app;
+        let token = care.integration.clone();
+        async move {
+            app.client
+                .post(app.url("/v1/responses"))
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = send("visit-1", body.clone()).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let replay = send("visit-1", body.clone()).await;
+    assert_eq!(replay.status(), 201);
+    assert_eq!(replay.json::<Value>().await.unwrap(), first, "the stored first answer again");
+    let other = send("visit-1", srs(&care.session_id, [1.0; 4])).await;
+    assert_problem(other, 422, "validation").await;
+
+    let concurrent: Vec<_> = (0..8).map(|_| send("visit-2", srs(&care.session_id, [8.5; 4]))).collect();
+    let answers = futures_util::future::join_all(concurrent).await;
+    let mut bodies = Vec::new();
+    for answer in answers {
+        assert_eq!(answer.status(), 201);
+        bodies.push(answer.json::<Value>().await.unwrap());
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "N identical answers");
+    let stored: Value = app.get_as(&care.admin.token, "/v1/responses").await.json().await.unwrap();
+    assert_eq!(stored["items"].as_array().unwrap().len(), 2, "one response per key");
+    let too_long = app
+        .client
+        .post(app.url("/v1/responses"))
+        .bearer_auth(&care.integration)
+        .header("idempotency-key", "k".repeat(256))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(too_long, 400, "invalid_idempotency_key").await;
+}
+
+#[tokio::test]
+async fn a_drop_is_raised_once_and_signals_are_acknowledged_then_resolved() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Signal Clinic").await;
+    submit(&app, &care.admin.token, &srs(&care.session_id, [9.5; 4])).await;
+    let second = care.new_session(&app).await;
+    // 38.0 → 36.0: a fall of 2.0, not below 36.
+    let body = submit(&app, &care.admin.token, &srs(&second, [9.0; 4])).await;
+    assert_eq!(signal_kinds(&body), ["alliance_drop"]);
+    assert_eq!(body["signals"][0]["evidence"]["change"], -2.0);
+    assert_eq!(body["signals"][0]["response_ids"].as_array().unwrap().len(), 2);
+    let id = body["signals"][0]["id"].as_str().unwrap();
+    let listed: Value =
+        app.get_as(&care.supervisor.token, "/v1/signals?kind=alliance_drop").await.json().await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    let acknowledged: Value = app
+        .post_json_as(&care.supervisor.token, &format!("/v1/signals/{id}/acknowledge"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(acknowledged["status"], "acknowledged");
+    assert_eq!(acknowledged["acknowledged_by"], care.supervisor.id.to_string());
+    assert_problem(
+        app.post_json_as(&care.supervisor.token, &format!("/v1/signals/{id}/acknowledge"), &json!({})).await,
+        409,
+        "signal_state",
+    )
+    .await;
+    let resolved: Value = app
+        .post_json_as(&care.clinician.token, &format!("/v1/signals/{id}/resolve"), &json!({"note": "discussed"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (resolved["status"].clone(), resolved["resolution_note"].clone()),
+        (json!("resolved"), json!("discussed"))
+    );
+    assert_problem(
+        app.post_json_as(&care.clinician.token, &format!("/v1/signals/{id}/resolve"), &json!({})).await,
+        409,
+        "signal_state",
+    )
+    .await;
+    let open: Value = app.get_as(&care.admin.token, "/v1/signals?status=open").await.json().await.unwrap();
+    assert!(open["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_voided_response_leaves_the_series() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Void Clinic").await;
+    let first = submit(&app, &care.admin.token, &srs(&care.session_id, [10.0; 4])).await;
+    let voided = app
+        .post_json_as(
+            &care.admin.token,
+            &format!("/v1/responses/{}/void", first["id"].as_str().unwrap()),
+            &json!({"reason": "wrong client"}),
+        )
+        .await;
+    assert_eq!(voided.status(), 200);
+    assert_eq!(voided.json::<Value>().await.unwrap()["void_reason"], "wrong client");
+    let again = app
+        .post_json_as(
+            &care.admin.token,
+            &format!("/v1/responses/{}/void", first["id"].as_str().unwrap()),
+            &json!({"reason": "x"}),
+        )
+        .await;
+    assert_problem(again, 409, "already_void").await;
+    let second = care.new_session(&app).await;
+    let body = submit(&app, &care.admin.token, &srs(&second, [9.0; 4])).await;
+    assert!(signal_kinds(&body).is_empty(), "no drop against a voided response: {body}");
+}
+
+#[tokio::test]
+async fn a_clinician_works_only_within_its_caseload() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Caseload Forms Clinic").await;
+    let other = app.create_person(&care.admin, "clinician").await;
+    let response = submit(&app, &care.clinician.token, &srs(&care.session_id, [5.0; 4])).await;
+    let id = response["id"].as_str().unwrap();
+    assert_problem(app.get_as(&other.token, &format!("/v1/episodes/{}", care.episode_id)).await, 404, "not_found")
+        .await;
+    assert_problem(app.get_as(&other.token, &format!("/v1/responses/{id}")).await, 404, "not_found").await;
+    for list in ["/v1/responses", "/v1/signals", "/v1/episodes", "/v1/clients"] {
+        let page: Value = app.get_as(&other.token, list).await.json().await.unwrap();
+        assert!(page["items"].as_array().unwrap().is_empty(), "{list}");
+    }
+    let refused = app.post_json_as(&other.token, "/v1/responses", &srs(&care.session_id, [9.0; 4])).await;
+    let problem = assert_problem(refused, 422, "validation").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/session_id");
+    // Opening an episode is no way into another clinician's client.
+    let taken = app
+        .post_json_as(
+            &other.token,
+            "/v1/episodes",
+            &json!({"client_id": care.client_id, "clinician_id": other.id, "started_on": "2026-04-01"}),
+        )
+        .await;
+    assert_problem(taken, 403, "forbidden").await;
+    // Its own client and episode work.
+    let mine = app.create_client(&other.token, "MRN-OWN").await;
+    let episode = app
+        .post_json_as(
+            &other.token,
+            "/v1/episodes",
+            &json!({"client_id": mine["id"], "clinician_id": other.id, "started_on": "2026-04-01"}),
+        )
+        .await;
+    assert_eq!(episode.status(), 201);
+    let visible: Value = app.get_as(&other.token, "/v1/clients").await.json().await.unwrap();
+    assert_eq!(visible["items"][0]["id"], mine["id"]);
+}
+
+#[tokio::test]
+async fn settings_are_versioned_and_each_response_keeps_the_version_that_scored_it() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Settings Clinic").await;
+    let defaults: Value = app.get_as(&care.clinician.token, "/v1/organization/settings").await.json().await.unwrap();
+    assert_eq!(defaults["version"], 0);
+    assert_eq!(defaults["settings"]["srs_cutoff"], 36.0);
+    let before = submit(&app, &care.admin.token, &srs(&care.session_id, [9.1, 8.4, 9.0, 8.8])).await;
+    let bad = app
+        .send_json_as(
+            reqwest::Method::PUT,
+            &care.admin.token,
+            "/v1/organization/settings",
+            &json!({"srs_cutoff": 50, "small_cell_k": 1}),
+        )
+        .await;
+    let problem = assert_problem(bad, 422, "validation").await;
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 2);
+    let put = app
+        .send_json_as(
+            reqwest::Method::PUT,
+            &care.admin.token,
+            "/v1/organization/settings",
+            &json!({"srs_cutoff": 35.0, "srs_cutoff_comparator": "le"}),
+        )
+        .await;
+    assert_eq!(put.json::<Value>().await.unwrap()["version"], 1);
+    let session = care.new_session(&app).await;
+    let after = submit(&app, &care.admin.token, &srs(&session, [9.1, 8.4, 9.0, 8.8])).await;
+    assert_eq!(
+        (after["settings_version"].clone(), after["scores"]["band"].clone()),
+        (json!(1), json!("at_or_above_cutoff"))
+    );
+    let kept: Value = app
+        .get_as(&care.admin.token, &format!("/v1/responses/{}", before["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((kept["settings_version"].clone(), kept["scores"]["band"].clone()), (json!(0), json!("below_cutoff")));
+}
+
+#[tokio::test]
+async fn instruments_are_listed_texts_uploaded_and_custom_versions_never_rescore() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Instrument Clinic").await;
+    let list: Value = app.get_as(&care.analyst.token, "/v1/instruments").await.json().await.unwrap();
+    let keys: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["cors", "csrs", "gad-7", "ors", "phq-9", "srs", "wai-sr", "wai-sr-t"]);
+    let srs_view: Value = app.get_as(&care.admin.token, "/v1/instruments/srs").await.json().await.unwrap();
+    assert_eq!((srs_view["licence"].clone(), srs_view["ships_text"].clone()), (json!("pcoms"), json!(false)));
+    assert_eq!(srs_view["total_range"], json!({"min": 0.0, "max": 40.0}));
+
+    let texts = json!({"items": {"relationship": "Je me suis senti·e écouté·e."}});
+    let put =
+        app.send_json_as(reqwest::Method::PUT, &care.admin.token, "/v1/instruments/srs/texts/fr-CA", &texts).await;
+    assert_eq!(put.status(), 200);
+    let localized: Value =
+        app.get_as(&care.clinician.token, "/v1/instruments/srs?locale=fr-CA").await.json().await.unwrap();
+    assert_eq!(localized["items"][0]["text"], "Je me suis senti·e écouté·e.");
+    let unknown = app
+        .send_json_as(
+            reqwest::Method::PUT,
+            &care.admin.token,
+            "/v1/instruments/srs/texts/fr-CA",
+            &json!({"items": {"mood": "x"}}),
+        )
+        .await;
+    assert_eq!(assert_problem(unknown, 422, "validation").await["errors"][0]["pointer"], "/items/mood");
+    assert_problem(
+        app.get_as(&care.admin.token, "/v1/instruments/srs?locale=NOT A LOCALE").await,
+        400,
+        "invalid_locale",
+    )
+    .await;
+    assert_problem(
+        app.post_json_as(&care.admin.token, "/v1/instruments", &custom_instrument("srs")).await,
+        409,
+        "builtin_instrument",
+    )
+    .await;
+
+    // A custom instrument: energy 4, worry 2 reverse-keyed (1 + 5 − 2 = 4) → total 8.
+    let v1 = app.post_json_as(&care.admin.token, "/v1/instruments", &custom_instrument("check-in")).await;
+    assert_eq!(v1.status(), 201);
+    let answer = json!({"instrument": "check-in", "session_id": care.session_id, "rater": "client",
+                        "administered_at": "2026-03-02T10:00:00Z", "answers": {"energy": 4, "worry": 2}});
+    let first = submit(&app, &care.admin.token, &answer).await;
+    assert_eq!((first["scores"]["total"].clone(), first["instrument_version"].clone()), (json!(8.0), json!(1)));
+    let mut second_definition = custom_instrument("check-in");
+    second_definition["items"][1]["reversed"] = json!(false);
+    let v2: Value =
+        app.post_json_as(&care.admin.token, "/v1/instruments", &second_definition).await.json().await.unwrap();
+    assert_eq!(v2["version"], 2);
+    let kept: Value = app
+        .get_as(&care.admin.token, &format!("/v1/responses/{}", first["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((kept["scores"]["total"].clone(), kept["instrument_version"].clone()), (json!(8.0), json!(1)));
+    let second = submit(&app, &care.admin.token, &answer).await;
+    assert_eq!((second["scores"]["total"].clone(), second["instrument_version"].clone()), (json!(6.0), json!(2)));
+    let mut invalid = custom_instrument("broken");
+    invalid["items"][1]["id"] = json!("energy");
+    assert_eq!(
+        assert_problem(app.post_json_as(&care.admin.token, "/v1/instruments", &invalid).await, 422, "validation").await
+            ["errors"][0]["pointer"],
+        "/items/1/id"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_is_stored_all_or_nothing_with_errors_by_index() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Batch Clinic").await;
+    let s2 = care.new_session(&app).await;
+    let mut bad = srs(&s2, [9.0; 4]);
+    bad["answers"]["overall"] = json!(12);
+    let refused = app
+        .post_json_as(
+            &care.integration,
+            "/v1/responses/batch",
+            &json!({"responses": [srs(&care.session_id, [9.0; 4]), ors(&care.session_id, [5.0; 4]), bad]}),
+        )
+        .await;
+    let problem = assert_problem(refused, 422, "validation").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/responses/2/answers/overall");
+    let none: Value = app.get_as(&care.admin.token, "/v1/responses").await.json().await.unwrap();
+    assert!(none["items"].as_array().unwrap().is_empty());
+    let stored = app
+        .post_json_as(
+            &care.integration,
+            "/v1/responses/batch",
+            &json!({"responses": [srs(&care.session_id, [9.5; 4]), srs(&s2, [8.5; 4])]}),
+        )
+        .await;
+    assert_eq!(stored.status(), 201);
+    let body: Value = stored.json().await.unwrap();
+    assert_eq!(body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        signal_kinds(&body["items"][1]),
+        ["alliance_below_cutoff", "alliance_drop"],
+        "the batch's series counts its own earlier items"
+    );
+    let empty = app.post_json_as(&care.integration, "/v1/responses/batch", &json!({"responses": []})).await;
+    assert_eq!(assert_problem(empty, 422, "validation").await["errors"][0]["pointer"], "/responses");
+}
