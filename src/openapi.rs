@@ -31,6 +31,7 @@ use utoipa_actix_web::AppExt;
         (name = "signals", description = "Alliance and outcome alerts"),
         (name = "form-requests", description = "Forms for clients' apps"),
         (name = "settings", description = "Organization thresholds"),
+        (name = "analytics", description = "Ruptures and repairs, outcomes and expected response, insights"),
         (name = "audit", description = "The audit log"),
     ),
     components(schemas(Problem, FieldError)),

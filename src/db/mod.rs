@@ -13,13 +13,16 @@
 
 pub mod audit;
 pub mod clients;
+pub mod episode_analytics;
 pub mod episodes;
 pub mod form_requests;
+pub mod insights;
 pub mod instruments;
 pub mod organizations;
 pub mod page;
 pub mod refresh_tokens;
 pub mod responses;
+pub mod rollups;
 pub mod schema;
 pub mod service_accounts;
 pub mod settings;

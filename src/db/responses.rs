@@ -8,10 +8,12 @@ use super::episodes::visible_episodes;
 use super::form_requests;
 use super::instruments::{InstrumentVersion, versions_by_id};
 use super::page::{Page, PageRequest};
+use super::rollups;
 use super::schema::{clients, episodes, idempotency_keys, responses, sessions, signals};
 use super::signals::SignalRow;
 use super::{Database, DbError};
 use crate::domain::Role;
+use crate::domain::analytics::expected_treatment_response;
 use crate::domain::clients::AgeGroup;
 use crate::domain::instruments::definition::Rater;
 use crate::domain::instruments::{Answers, InstrumentDefinition, Scores, score};
@@ -248,7 +250,7 @@ fn raised_once_per_episode(
         .filter(signals::organization_id.eq(organization_id))
         .filter(signals::episode_id.eq(episode_id))
         .filter(signals::instrument_key.eq(key))
-        .filter(signals::kind.eq_any(["outcome_deterioration", "no_change"]))
+        .filter(signals::kind.eq_any(["outcome_deterioration", "no_change", "off_track"]))
         .select((signals::kind, signals::status))
         .load(conn)?;
     Ok(rows
@@ -290,6 +292,29 @@ fn store_one(
     let earlier = earlier_scores(conn, actor, &target, key, submission.rater, submission.administered_at, id)?;
     let paired = paired_form(conn, actor.organization_id, key, target.session_id)?;
     let already_raised = raised_once_per_episode(conn, actor.organization_id, target.episode_id, key)?;
+    let alliance = matches!(key, "srs" | "csrs") && submission.rater == Rater::Client;
+    let outcome = matches!(key, "ors" | "cors") && submission.rater == Rater::Client;
+    let org_change_sd = if alliance { rollups::org_change_sd(conn, actor.organization_id, key)?.0 } else { None };
+    let intake = earlier.first().map_or(scores.total, |first| first.total);
+    let etr = match (outcome, target.session_number) {
+        (true, Some(session)) => {
+            let etr_settings = settings.etr_settings();
+            let reference = rollups::etr_reference(
+                conn,
+                actor.organization_id,
+                key,
+                target.episode_id,
+                intake,
+                etr_settings.intake_window,
+                etr_settings.max_session,
+            )?;
+            let mut series: Vec<(i32, f64)> =
+                earlier.iter().filter_map(|e| e.session_number.map(|n| (n, e.total))).collect();
+            series.push((session, scores.total));
+            Some(expected_treatment_response(&reference, intake, &series, &etr_settings))
+        }
+        _ => None,
+    };
     let row: ResponseRow = diesel::insert_into(responses::table)
         .values((
             responses::organization_id.eq(actor.organization_id),
@@ -321,7 +346,21 @@ fn store_one(
         settings,
         age_group: target.age_group,
         already_raised: &already_raised,
+        org_change_sd,
+        etr: etr.as_ref(),
     };
+    if let (true, Some(previous)) = (alliance, earlier.last()) {
+        rollups::record_change(conn, actor.organization_id, key, scores.total - previous.total)?;
+    }
+    if let (true, Some(session_number)) = (outcome, target.session_number) {
+        let point = rollups::OutcomePoint {
+            episode_id: target.episode_id,
+            session_number,
+            intake_hundredths: (intake * 100.0).round() as i32,
+            total_hundredths: (scores.total * 100.0).round() as i32,
+        };
+        rollups::record_outcome_point(conn, actor.organization_id, key, point)?;
+    }
     let mut stored_signals = Vec::new();
     for draft in evaluate(&input) {
         let inserted: Option<SignalRow> = diesel::insert_into(signals::table)

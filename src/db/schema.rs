@@ -1,6 +1,17 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    alliance_change_stats (organization_id, instrument_key, shard) {
+        organization_id -> Uuid,
+        instrument_key -> Text,
+        shard -> Int2,
+        n -> Int8,
+        sum -> Float8,
+        sum_sq -> Float8,
+    }
+}
+
+diesel::table! {
     audit_events (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -140,6 +151,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    outcome_points (organization_id, instrument_key, episode_id, session_number) {
+        organization_id -> Uuid,
+        instrument_key -> Text,
+        episode_id -> Uuid,
+        session_number -> Int4,
+        intake_hundredths -> Int4,
+        total_hundredths -> Int4,
+    }
+}
+
+diesel::table! {
     refresh_tokens (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -241,6 +263,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(alliance_change_stats -> organizations (organization_id));
 diesel::joinable!(clients -> organizations (organization_id));
 diesel::joinable!(idempotency_keys -> organizations (organization_id));
 diesel::joinable!(instruments -> organizations (organization_id));
@@ -249,6 +272,7 @@ diesel::joinable!(service_accounts -> organizations (organization_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    alliance_change_stats,
     audit_events,
     clients,
     episodes,
@@ -261,6 +285,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_names,
     organization_settings,
     organizations,
+    outcome_points,
     refresh_tokens,
     responses,
     service_accounts,

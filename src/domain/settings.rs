@@ -144,6 +144,32 @@ impl OrganizationSettings {
         }
     }
 
+    /// The rupture rule's parameters, given the organization's SD of session-to-session change
+    /// (`None` while it has fewer than 100 pairs).
+    pub fn rupture_settings(&self, org_change_sd: Option<f64>) -> crate::domain::analytics::RuptureSettings {
+        use crate::domain::analytics::CutoffComparator;
+        crate::domain::analytics::RuptureSettings {
+            k: self.rupture_k(),
+            org_change_sd,
+            fallback_sd: self.rupture_fallback_sd,
+            repair_window: self.repair_window.max(0) as usize,
+            cutoff: self.srs_cutoff,
+            cutoff_comparator: match self.srs_cutoff_comparator {
+                Comparator::Lt => CutoffComparator::Lt,
+                Comparator::Le => CutoffComparator::Le,
+            },
+            drop_threshold: self.srs_drop,
+        }
+    }
+
+    pub fn etr_settings(&self) -> crate::domain::analytics::EtrSettings {
+        crate::domain::analytics::EtrSettings {
+            intake_window: self.etr_intake_window,
+            min_reference: self.etr_min_reference.max(1) as usize,
+            max_session: 20,
+        }
+    }
+
     /// Checks every threshold against its sane range; all problems at once.
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();

@@ -2,6 +2,7 @@
 //! signals a new response raises from the series so far; storing and deduplicating them (one
 //! per kind per triggering response) is the database's job.
 
+use super::analytics::{AlliancePoint, EtrAssessment, EtrStatus, alliance_trajectory};
 use super::clients::AgeGroup;
 use super::instruments::scoring::outcome_cutoff;
 use super::instruments::{InstrumentDefinition, Scores};
@@ -126,6 +127,10 @@ pub struct SignalInput<'a> {
     pub age_group: AgeGroup,
     /// Episode-level kinds already raised for this instrument (raised once per episode).
     pub already_raised: &'a [SignalKind],
+    /// SD of session-to-session change across the organization, once it has 100 pairs.
+    pub org_change_sd: Option<f64>,
+    /// The expected-treatment-response assessment at this response (ORS/CORS).
+    pub etr: Option<&'a EtrAssessment>,
 }
 
 struct OutcomeRule {
@@ -183,6 +188,17 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
             }
         }
     }
+    if matches!(key, "srs" | "csrs") {
+        raise_rupture_or_repair(input, &mut raise);
+    }
+    if let Some(etr) = input.etr.filter(|e| e.status == EtrStatus::OffTrack) {
+        if !input.already_raised.contains(&SignalKind::OffTrack) {
+            let evidence = json!({ "total": total, "session_number": etr.session_number, "expected": etr.expected,
+                                   "reference_count": etr.reference_count,
+                                   "band": etr.band.iter().find(|b| Some(b.session_number) == etr.session_number) });
+            raise(SignalKind::OffTrack, evidence, None);
+        }
+    }
     if let (Some(paired), true) = (input.paired, matches!(key, "wai-sr" | "wai-sr-t")) {
         let (client, therapist) =
             if key == "wai-sr" { (input.scores, &paired.scores) } else { (&paired.scores, input.scores) };
@@ -224,6 +240,35 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
         }
     }
     drafts
+}
+
+/// Labels the series with the new response last; raises a rupture or a repair when the new
+/// point is one (ANALYTICS.md, rupture and repair).
+fn raise_rupture_or_repair(input: &SignalInput<'_>, raise: &mut impl FnMut(SignalKind, Value, Option<Uuid>)) {
+    let mut points: Vec<AlliancePoint> = input
+        .earlier
+        .iter()
+        .enumerate()
+        .map(|(i, e)| AlliancePoint { session_number: e.session_number.unwrap_or(i as i32 + 1), score: e.total })
+        .collect();
+    let current_session = input.session_number.unwrap_or(points.len() as i32 + 1);
+    points.push(AlliancePoint { session_number: current_session, score: input.scores.total });
+    let trajectory = alliance_trajectory(&points, &input.settings.rupture_settings(input.org_change_sd));
+    let Some(last) = trajectory.points.last() else { return };
+    if last.rupture {
+        if let Some(rupture) = trajectory.ruptures.iter().find(|r| r.session_number == current_session) {
+            raise(SignalKind::AllianceRupture, serde_json::to_value(rupture).unwrap_or(Value::Null), None);
+        }
+    }
+    if last.repair {
+        if let Some(rupture) = trajectory.ruptures.iter().find(|r| r.repaired_at_session == Some(current_session)) {
+            let index = input.earlier.iter().position(|e| e.session_number == Some(rupture.session_number));
+            let evidence = json!({ "rupture_session": rupture.session_number, "baseline": rupture.baseline,
+                                   "spread": rupture.spread, "score": input.scores.total,
+                                   "repair_threshold": rupture.baseline - 0.5 * rupture.spread });
+            raise(SignalKind::AllianceRepair, evidence, index.map(|i| input.earlier[i].response_id));
+        }
+    }
 }
 
 fn round2(value: f64) -> f64 {

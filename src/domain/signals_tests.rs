@@ -42,6 +42,8 @@ fn kinds(key: &str, scores: &Scores, earlier: &[EarlierScore], session: i32, rai
         settings: &settings,
         age_group: AgeGroup::Adult,
         already_raised: raised,
+        org_change_sd: None,
+        etr: None,
     };
     evaluate(&input).into_iter().map(|d| d.kind).collect()
 }
@@ -116,6 +118,8 @@ fn client_and_therapist_wai_forms_a_point_apart_on_a_subscale_raise_a_discrepanc
         settings: &settings,
         age_group: AgeGroup::Adult,
         already_raised: &[],
+        org_change_sd: None,
+        etr: None,
     };
     let drafts = evaluate(&input);
     assert_eq!(drafts.len(), 1);
@@ -123,4 +127,19 @@ fn client_and_therapist_wai_forms_a_point_apart_on_a_subscale_raise_a_discrepanc
     assert_eq!(drafts[0].evidence["subscales"][0]["subscale"], "goal");
     assert_eq!(drafts[0].evidence["subscales"][0]["difference"], -1.0);
     assert_eq!(drafts[0].response_ids.len(), 2);
+}
+
+#[test]
+fn a_v_shaped_srs_series_raises_a_rupture_and_then_its_repair() {
+    // Sessions 1–3 at 38: baseline 38, within SD 0 → spread = fallback 2.0; k = 1 → rupture at
+    // ≤ 36.0. Session 4 at 35.0 (also below cutoff and a drop of 3). Session 5 at 38 ≥ 38 − 1.0.
+    let history = earlier(&[38.0, 38.0, 38.0]);
+    let dip = srs(["8.75", "8.75", "8.75", "8.75"].map(|_| "8.8"));
+    assert_eq!(dip.total, 35.2);
+    let found = kinds("srs", &dip, &history, 4, &[]);
+    assert!(found.contains(&SignalKind::AllianceRupture), "{found:?}");
+    let mut with_dip = history.clone();
+    with_dip.push(EarlierScore { response_id: Uuid::now_v7(), session_number: Some(4), total: 35.2 });
+    let found = kinds("srs", &srs(["9.5", "9.5", "9.5", "9.5"]), &with_dip, 5, &[]);
+    assert_eq!(found, [SignalKind::AllianceRepair]);
 }

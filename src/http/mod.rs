@@ -4,10 +4,12 @@
 pub mod audit_events;
 pub mod auth_user;
 pub mod clients;
+pub mod episode_analytics;
 pub mod episodes;
 pub mod extract;
 pub mod fallback;
 pub mod form_requests;
+pub mod insights;
 pub mod instruments;
 pub mod jwks;
 pub mod metrics;
@@ -51,6 +53,10 @@ pub fn api_routes(config: &mut ServiceConfig) {
         .service(episodes::update_episode)
         .service(episodes::create_session)
         .service(episodes::list_sessions)
+        .service(episode_analytics::episode_alliance)
+        .service(episode_analytics::episode_outcomes)
+        .service(insights::clinician_insights)
+        .service(insights::alliance_analytics)
         .service(instruments::list_instruments)
         .service(instruments::get_instrument)
         .service(instruments::put_instrument_texts)

@@ -5,6 +5,7 @@
 //! server. Either way every test gets a fresh database cloned from a migrated template, and
 //! nothing is left behind.
 
+mod analytics;
 mod audit_log;
 mod authentication;
 mod cli;

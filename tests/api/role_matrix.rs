@@ -47,6 +47,10 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/v1/organization/settings", [200, 200, 200, 200, 200, 403]),
     ("PUT", "/v1/organization/settings", [200, 403, 403, 403, 403, 403]),
     ("GET", "/v1/audit-events", [200, 403, 403, 403, 403, 403]),
+    ("GET", "/v1/episodes/{id}/alliance", [200, 200, 200, 200, 403, 403]),
+    ("GET", "/v1/episodes/{id}/outcomes", [200, 200, 200, 200, 403, 403]),
+    ("GET", "/v1/clinicians/{id}/insights", [200, 200, 200, 403, 403, 403]),
+    ("GET", "/v1/analytics/alliance", [200, 200, 403, 403, 200, 403]),
 ];
 
 /// A fresh low SRS on a new session: its id and the id of a signal it raised.
@@ -97,6 +101,12 @@ async fn call(app: &TestApp, care: &Care, method: &str, path: &str, role: &str, 
             (Method::PATCH, format!("/v1/episodes/{episode}"), Some(json!({"program": "adult-outpatient"})))
         }
         ("GET", "/v1/episodes/{id}/sessions") => (Method::GET, format!("/v1/episodes/{episode}/sessions"), None),
+        ("GET", "/v1/episodes/{id}/alliance") => (Method::GET, format!("/v1/episodes/{episode}/alliance"), None),
+        ("GET", "/v1/episodes/{id}/outcomes") => (Method::GET, format!("/v1/episodes/{episode}/outcomes"), None),
+        ("GET", "/v1/clinicians/{id}/insights") => {
+            (Method::GET, format!("/v1/clinicians/{}/insights", care.clinician.id), None)
+        }
+        ("GET", "/v1/analytics/alliance") => (Method::GET, "/v1/analytics/alliance?group_by=clinician".into(), None),
         ("POST", "/v1/sessions") => {
             static NEXT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(5000);
             let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

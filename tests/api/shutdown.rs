@@ -12,14 +12,27 @@ async fn a_request_in_flight_at_shutdown_is_answered_and_new_connections_are_ref
     let (head, tail) = body.split_at(20);
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // `Expect: 100-continue` makes the server say when it holds the request: then it is in flight.
     write!(
         stream,
-        "POST /v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        "POST /v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
     stream.flush().unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut stream = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).expect("the server acknowledges the request");
+            seen.push(byte[0]);
+        }
+        assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 100"), "{}", String::from_utf8_lossy(&seen));
+        stream
+    })
+    .await
+    .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
 
     // What SIGTERM does: stop accepting, let in-flight requests finish.
     let stopping = app.handle.stop(true);

@@ -1,0 +1,220 @@
+//! The load client: set-up through the API, and a closed-model saturation loop.
+
+use super::server::Server;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct Measured {
+    pub requests: usize,
+    pub errors: usize,
+    pub rate: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Runs `concurrency` loops of `request` for a one-second warm-up, then for `duration`.
+pub async fn saturate<F, Fut>(concurrency: usize, duration: Duration, request: F) -> Measured
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let counter = Arc::new(AtomicUsize::new(0));
+    let run = |until: Instant| {
+        let counter = counter.clone();
+        let request = &request;
+        async move {
+            let loops = (0..concurrency).map(|_| {
+                let counter = counter.clone();
+                async move {
+                    let mut latencies = Vec::new();
+                    let mut errors = 0;
+                    while Instant::now() < until {
+                        let n = counter.fetch_add(1, Ordering::Relaxed);
+                        let started = Instant::now();
+                        if !request(n).await {
+                            errors += 1;
+                        }
+                        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    (latencies, errors)
+                }
+            });
+            futures_util::future::join_all(loops).await
+        }
+    };
+    run(Instant::now() + Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let results = run(started + duration).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies: Vec<f64> = results.iter().flat_map(|(l, _)| l.iter().copied()).collect();
+    let errors = results.iter().map(|(_, e)| e).sum();
+    latencies.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Measured {
+        requests: latencies.len(),
+        errors,
+        rate: latencies.len() as f64 / elapsed,
+        p50_ms: at(0.50),
+        p95_ms: at(0.95),
+        p99_ms: at(0.99),
+    }
+}
+
+pub struct Setup {
+    http: reqwest::Client,
+    base: String,
+    pub admin_token: String,
+    admin_email: String,
+    admin_password: String,
+    client_id: String,
+    client_secret: String,
+    pub sessions: Vec<String>,
+    pub episodes: Vec<String>,
+}
+
+impl Setup {
+    pub async fn new(server: &Server) -> Setup {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .args(["create-org", "--name", "Bench Clinic", "--admin-email", "bench@clinic.example"])
+            .env("DATABASE_URL", &server.database_url)
+            .env("RAPPORT_JWT_SECRET", "bench-secret-bench-secret-bench-secret!!")
+            .output()
+            .unwrap();
+        let created: Value = serde_json::from_slice(&output.stdout).expect("create-org prints JSON");
+        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+        let mut setup = Setup {
+            http,
+            base: server.base_url.clone(),
+            admin_token: String::new(),
+            admin_email: "bench@clinic.example".into(),
+            admin_password: created["admin_password"].as_str().unwrap().to_owned(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            sessions: Vec::new(),
+            episodes: Vec::new(),
+        };
+        let tokens = setup
+            .token(&[
+                ("grant_type", "password"),
+                ("username", "bench@clinic.example"),
+                ("password", &setup.admin_password),
+            ])
+            .await;
+        setup.admin_token = tokens["access_token"].as_str().unwrap().to_owned();
+        let account = setup.post("/v1/service-accounts", json!({"name": "bench", "role": "integration"})).await;
+        setup.client_id = account["client_id"].as_str().unwrap().to_owned();
+        setup.client_secret = account["client_secret"].as_str().unwrap().to_owned();
+        let clinician = setup.post("/v1/users", json!({"email": "clin@clinic.example", "role": "clinician"})).await;
+        for n in 0..200 {
+            let client =
+                setup.put(&format!("/v1/clients/by-external-id/BENCH-{n}"), json!({"age_group": "adult"})).await;
+            let episode = setup
+                .post(
+                    "/v1/episodes",
+                    json!({"client_id": client["id"], "clinician_id": clinician["id"], "started_on": "2026-01-05"}),
+                )
+                .await;
+            let session = setup
+                .post(
+                    "/v1/sessions",
+                    json!({"episode_id": episode["id"], "number": 1, "occurred_at": "2026-01-05T10:00:00Z"}),
+                )
+                .await;
+            setup.episodes.push(episode["id"].as_str().unwrap().to_owned());
+            setup.sessions.push(session["id"].as_str().unwrap().to_owned());
+        }
+        setup
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> Value {
+        self.http.post(format!("{}/v1/auth/token", self.base)).form(form).send().await.unwrap().json().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn put(&self, path: &str, body: Value) -> Value {
+        self.http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> bool {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.is_ok_and(|r| r.status().is_success())
+    }
+
+    pub async fn password_grant(&self) -> bool {
+        let form = [
+            ("grant_type", "password"),
+            ("username", self.admin_email.as_str()),
+            ("password", self.admin_password.as_str()),
+        ];
+        self.http
+            .post(format!("{}/v1/auth/token", self.base))
+            .form(&form)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    pub async fn client_credentials_grant(&self) -> bool {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.as_str()),
+        ];
+        self.http
+            .post(format!("{}/v1/auth/token", self.base))
+            .form(&form)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// The n-th SRS: round-robin over the sessions, a fresh Idempotency-Key each.
+    pub async fn submit_srs(&self, n: usize) -> bool {
+        let session = &self.sessions[n % self.sessions.len()];
+        let relationship = [9.1, 8.7, 9.5, 7.9][n % 4];
+        let body = json!({"instrument": "srs", "session_id": session, "rater": "client", "administered_at": "2026-01-05T10:50:00Z",
+                          "answers": {"relationship": relationship, "goals_topics": 8.5, "approach_method": 9.1, "overall": 8.8}});
+        self.http
+            .post(format!("{}/v1/responses", self.base))
+            .bearer_auth(&self.admin_token)
+            .header("idempotency-key", format!("bench-{n}"))
+            .json(&body)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().as_u16() == 201)
+    }
+}

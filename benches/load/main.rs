@@ -1,0 +1,103 @@
+//! The load benchmark (PERFORMANCE.md): `cargo bench --bench load -- [scenario …] [--seconds N]`.
+//!
+//! Starts a throw-away PostgreSQL (embedded cluster, or a database on `DATABASE_URL`), runs the
+//! release `rapport` binary against it on a free port, and measures each scenario with a
+//! closed-model saturation run after a warm-up, next to its baseline measured in the same run.
+//! Prints one table and writes `target/bench-results.json`. Speed is measured here, never in a test.
+
+mod client;
+mod server;
+
+use client::{Measured, saturate};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+struct Row {
+    scenario: String,
+    measured: Measured,
+    baseline: Option<(String, f64)>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let seconds = args
+        .iter()
+        .position(|a| a == "--seconds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10u64);
+    let wanted: Vec<&str> =
+        args.iter().map(String::as_str).filter(|a| !a.starts_with("--") && a.parse::<u64>().is_err()).collect();
+    let runs = |name: &str| wanted.is_empty() || wanted.contains(&"all") || wanted.contains(&name);
+    let duration = Duration::from_secs(seconds);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let server = server::Server::start();
+    let rows = runtime.block_on(async {
+        let setup = client::Setup::new(&server).await;
+        let mut rows = Vec::new();
+        let ceiling = saturate(16, duration, |_| setup.get("/healthz", None)).await;
+        rows.push(Row { scenario: "healthz (HTTP ceiling)".into(), measured: ceiling.clone(), baseline: None });
+        if runs("token") {
+            let password = saturate(4, duration, |_| setup.password_grant()).await;
+            rows.push(Row { scenario: "token: password grant (Argon2id)".into(), measured: password, baseline: None });
+            let credentials = saturate(4, duration, |_| setup.client_credentials_grant()).await;
+            rows.push(Row {
+                scenario: "token: client_credentials (Argon2id)".into(),
+                measured: credentials,
+                baseline: None,
+            });
+        }
+        if runs("ingest") {
+            let baseline = server.insert_baseline(16, duration);
+            let ingest = saturate(16, duration, |n| setup.submit_srs(n)).await;
+            rows.push(Row {
+                scenario: "ingest: POST /v1/responses (SRS, Idempotency-Key)".into(),
+                measured: ingest,
+                baseline: Some(("single-row INSERT tx/s".into(), baseline)),
+            });
+        }
+        rows
+    });
+    let rss = server.peak_rss_kib();
+    print_table(&rows, rss);
+    write_json(&rows, rss);
+    server.stop();
+}
+
+fn print_table(rows: &[Row], peak_rss_kib: Option<u64>) {
+    println!(
+        "\n{:<52} {:>9} {:>8} {:>8} {:>8} {:>7} {:>26} {:>6}",
+        "scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "baseline", "ratio"
+    );
+    for row in rows {
+        let m = &row.measured;
+        let (baseline, ratio) = match &row.baseline {
+            Some((name, value)) => (format!("{value:.0} {name}"), format!("{:.2}", m.rate / value)),
+            None => (String::from("—"), String::from("—")),
+        };
+        println!(
+            "{:<52} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>26} {:>6}",
+            row.scenario, m.rate, m.p50_ms, m.p95_ms, m.p99_ms, m.errors, baseline, ratio
+        );
+    }
+    if let Some(kib) = peak_rss_kib {
+        println!("peak RSS of the service: {:.1} MB", kib as f64 / 1024.0);
+    }
+}
+
+fn write_json(rows: &[Row], peak_rss_kib: Option<u64>) {
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            json!({"scenario": row.scenario, "requests_per_second": row.measured.rate, "p50_ms": row.measured.p50_ms,
+                   "p95_ms": row.measured.p95_ms, "p99_ms": row.measured.p99_ms, "errors": row.measured.errors,
+                   "requests": row.measured.requests,
+                   "baseline": row.baseline.as_ref().map(|(name, value)| json!({"name": name, "value": value})),
+                   "ratio": row.baseline.as_ref().map(|(_, value)| row.measured.rate / value)})
+        })
+        .collect();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.json");
+    let document = json!({"rows": rows, "peak_rss_mb": peak_rss_kib.map(|k| k as f64 / 1024.0)});
+    let _ = std::fs::write(&path, serde_json::to_string_pretty(&document).unwrap());
+    println!("written: {}", path.display());
+}

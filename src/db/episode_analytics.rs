@@ -1,0 +1,138 @@
+//! What the episode analytics read: an episode's non-voided responses in series order (session
+//! number, administered time, id), its signals, and the organization-wide inputs (change SD,
+//! ETR reference set). One transaction, audited as a read of client data.
+
+use super::audit::Actor;
+use super::episodes::{EpisodeRow, find_visible_episode};
+use super::rollups;
+use super::schema::{clients, responses, sessions, signals};
+use super::signals::SignalRow;
+use super::{Database, DbError};
+use crate::domain::analytics::ReferenceEpisode;
+use crate::domain::clients::AgeGroup;
+use crate::domain::instruments::Scores;
+use crate::domain::settings::OrganizationSettings;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct SeriesResponse {
+    pub id: Uuid,
+    pub instrument_key: String,
+    pub rater: String,
+    pub session_number: Option<i32>,
+    pub administered_at: DateTime<Utc>,
+    /// Item answers in units (tenths for VAS).
+    pub answers: Value,
+    pub scores: Scores,
+}
+
+pub struct EpisodeSeries {
+    pub episode: EpisodeRow,
+    pub age_group: AgeGroup,
+    pub settings: OrganizationSettings,
+    pub responses: Vec<SeriesResponse>,
+    pub signals: Vec<SignalRow>,
+    /// Per alliance instrument: the organization's change SD (once 100 pairs) and its pairs.
+    pub change_sd: BTreeMap<String, (Option<f64>, i64)>,
+    /// Per outcome instrument: the ETR reference set for this episode's intake.
+    pub etr_reference: BTreeMap<String, Vec<ReferenceEpisode>>,
+}
+
+type Row = (Uuid, String, String, Option<i32>, DateTime<Utc>, Value, Value);
+
+impl Database {
+    pub async fn episode_series(
+        &self,
+        actor: Actor,
+        episode_id: Uuid,
+        action: &'static str,
+    ) -> Result<EpisodeSeries, DbError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                let episode = find_visible_episode(conn, &actor, episode_id)?;
+                let org = actor.organization_id;
+                let age_group: String =
+                    clients::table.find((org, episode.client_id)).select(clients::age_group).first(conn)?;
+                let (_, settings) = super::settings::current(conn, org)?;
+                let rows: Vec<Row> = responses::table
+                    .left_join(
+                        sessions::table.on(sessions::organization_id
+                            .eq(responses::organization_id)
+                            .and(sessions::id.nullable().eq(responses::session_id))),
+                    )
+                    .filter(responses::organization_id.eq(org))
+                    .filter(responses::episode_id.eq(episode_id))
+                    .filter(responses::voided_at.is_null())
+                    .select((
+                        responses::id,
+                        responses::instrument_key,
+                        responses::rater,
+                        sessions::number.nullable(),
+                        responses::administered_at,
+                        responses::answers,
+                        responses::scores,
+                    ))
+                    .load(conn)?;
+                let mut series = Vec::with_capacity(rows.len());
+                for (id, instrument_key, rater, session_number, administered_at, answers, scores) in rows {
+                    let scores =
+                        serde_json::from_value(scores).map_err(|e| DbError::Corrupt(format!("stored scores: {e}")))?;
+                    series.push(SeriesResponse {
+                        id,
+                        instrument_key,
+                        rater,
+                        session_number,
+                        administered_at,
+                        answers,
+                        scores,
+                    });
+                }
+                series.sort_by_key(|r| (r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
+                let signals = signals::table
+                    .filter(signals::organization_id.eq(org))
+                    .filter(signals::episode_id.eq(episode_id))
+                    .order(signals::id.asc())
+                    .select(SignalRow::as_select())
+                    .load(conn)?;
+                let mut change_sd = BTreeMap::new();
+                for key in ["srs", "csrs"] {
+                    change_sd.insert(key.to_owned(), rollups::org_change_sd(conn, org, key)?);
+                }
+                let mut etr_reference = BTreeMap::new();
+                let etr_settings = settings.etr_settings();
+                for key in ["ors", "cors"] {
+                    let intake = series
+                        .iter()
+                        .find(|r| r.instrument_key == key && r.rater == "client" && r.session_number.is_some());
+                    if let Some(intake) = intake {
+                        let reference = rollups::etr_reference(
+                            conn,
+                            org,
+                            key,
+                            episode_id,
+                            intake.scores.total,
+                            etr_settings.intake_window,
+                            etr_settings.max_session,
+                        )?;
+                        etr_reference.insert(key.to_owned(), reference);
+                    }
+                }
+                actor.record(conn, action, "episode", Some(episode_id), serde_json::json!({}))?;
+                Ok(EpisodeSeries {
+                    episode,
+                    age_group: AgeGroup::parse(&age_group).unwrap_or(AgeGroup::Adult),
+                    settings,
+                    responses: series,
+                    signals,
+                    change_sd,
+                    etr_reference,
+                })
+            })
+        })
+        .await
+    }
+}
