@@ -1,6 +1,7 @@
 //! Building the application: database (embedded or `DATABASE_URL`), migrations, routes,
 //! listener. `Application::build` binds port 0 happily, which is how the tests start it.
 
+use crate::auth::hashing_pool::HashingPool;
 use crate::auth::tokens::TokenKeys;
 use crate::config::{DatabaseSource, Settings};
 use crate::db::{Database, DbError, PoolOptions};
@@ -183,6 +184,7 @@ impl Application {
         let keys = web::Data::new(TokenKeys::from_settings(&settings.tokens, &secret)?);
         let limits = web::Data::new(TokenRateLimits::new(&settings.tokens));
         let token_settings = web::Data::new(settings.tokens.clone());
+        let hashing = web::Data::new(HashingPool::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
         let listener =
             TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { address: settings.bind, source })?;
         let address = listener.local_addr().map_err(StartupError::Serve)?;
@@ -208,6 +210,7 @@ impl Application {
                 .app_data(keys.clone())
                 .app_data(limits.clone())
                 .app_data(token_settings.clone())
+                .app_data(hashing.clone())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))

@@ -80,6 +80,7 @@ pub struct Setup {
     client_secret: String,
     pub sessions: Vec<String>,
     pub episodes: Vec<String>,
+    pub organization_id: uuid::Uuid,
 }
 
 impl Setup {
@@ -102,6 +103,7 @@ impl Setup {
             client_secret: String::new(),
             sessions: Vec::new(),
             episodes: Vec::new(),
+            organization_id: created["organization_id"].as_str().unwrap().parse().unwrap(),
         };
         let tokens = setup
             .token(&[
@@ -172,6 +174,11 @@ impl Setup {
             request = request.bearer_auth(token);
         }
         request.send().await.is_ok_and(|r| r.status().is_success())
+    }
+
+    /// An authenticated GET that owns its arguments (for per-request paths).
+    pub async fn get_owned(&self, path: String, token: String) -> bool {
+        self.get(&path, Some(&token)).await
     }
 
     pub async fn password_grant(&self) -> bool {

@@ -5,7 +5,9 @@
 //! closed-model saturation run after a warm-up, next to its baseline measured in the same run.
 //! Prints one table and writes `target/bench-results.json`. Speed is measured here, never in a test.
 
+mod analytics;
 mod client;
+mod seed;
 mod server;
 
 use client::{Measured, saturate};
@@ -46,6 +48,17 @@ fn main() {
                 measured: credentials,
                 baseline: None,
             });
+        }
+        if runs("analytics") {
+            let responses = args
+                .iter()
+                .position(|a| a == "--responses")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1_000_000);
+            for (scenario, measured, baseline) in analytics::run(&server, &setup, responses, duration, &ceiling).await {
+                rows.push(Row { scenario, measured, baseline });
+            }
         }
         if runs("ingest") {
             let baseline = server.insert_baseline(16, duration);

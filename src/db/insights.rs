@@ -1,4 +1,16 @@
-//! What clinician insights and organization analytics read. Clinician insights load the
+//! What clinician insights and organization analytics read.
+//!
+//! Plans on 1 M responses (`cargo bench --bench load -- analytics`):
+//! ```text
+//! clinician's responses: Index Scan using responses_by_clinician (rows≈11.7 k for a year, 17 ms)
+//!                          Index Cond: organization_id, clinician_id, administered_at range
+//! rest of organization:  Parallel Seq Scan on responses (≈ 195 k SRS/WAI-SR rows, ≈ 350 ms): the
+//!                          item values live in jsonb, so no index covers them. Next step: a
+//!                          per-month, per-clinician rollup of item sums maintained at submission.
+//! group by clinician:    GroupAggregate -> Index Only Scan using responses_by_clinician
+//!                          (≈ 200 k index entries for a year, ≈ 440 ms): covering, but still a
+//!                          scan; the same rollup would answer from ≈ 40 k narrow rows.
+//! ``` Clinician insights load the
 //! clinician's own responses in the range (index `responses_by_clinician`) and summary
 //! statistics of the rest of the organization (one aggregate per item). Organization analytics
 //! aggregate in PostgreSQL, grouped by the requested key.
@@ -28,13 +40,10 @@ pub struct ClinicianResponse {
 }
 
 /// Count, mean and sample variance of one measure over the rest of the organization.
-#[derive(Debug, Clone, Copy, QueryableByName)]
+#[derive(Debug, Clone, Copy)]
 pub struct Summary {
-    #[diesel(sql_type = BigInt)]
     pub n: i64,
-    #[diesel(sql_type = Nullable<Double>)]
     pub mean: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
     pub variance: Option<f64>,
 }
 
@@ -136,26 +145,7 @@ impl Database {
                     .filter(|r| matches!(r.instrument_key.as_str(), "srs" | "csrs") && r.rater == "client")
                     .filter_map(|r| r.session_id)
                     .collect();
-                let mut organization = Vec::new();
-                for item in SRS_ITEMS {
-                    let summary = summary(
-                        conn,
-                        org,
-                        clinician_id,
-                        from,
-                        to,
-                        "srs",
-                        &format!("(answers->>'{item}')::float8 / 10.0"),
-                    )?;
-                    organization.push((format!("srs:{item}"), summary));
-                }
-                for subscale in WAI_SUBSCALES {
-                    let expression = format!("(scores->'subscales'->'{subscale}'->>'item_mean')::float8");
-                    organization.push((
-                        format!("wai:{subscale}"),
-                        summary(conn, org, clinician_id, from, to, "wai-sr", &expression)?,
-                    ));
-                }
+                let organization = rest_of_organization(conn, org, clinician_id, from, to)?;
                 actor.record(
                     conn,
                     "clinician.insights.read",
@@ -176,28 +166,55 @@ impl Database {
     }
 }
 
-/// Summary of `expression` over client-rated `instrument` responses of the rest of the organization.
-fn summary(
+/// Count, mean and variance of every SRS item and WAI-SR subscale item mean over the rest of
+/// the organization, in one pass (one scan of its SRS and WAI-SR responses in range).
+fn rest_of_organization(
     conn: &mut PgConnection,
     org: Uuid,
     clinician: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    instrument: &str,
-    expression: &str,
-) -> Result<Summary, DbError> {
-    // `expression` is one of a fixed set built above, never caller input.
-    Ok(diesel::sql_query(format!(
-        "SELECT count(v)::bigint AS n, avg(v) AS mean, var_samp(v) AS variance FROM (SELECT {expression} AS v FROM responses \
-         WHERE organization_id = $1 AND clinician_id <> $2 AND instrument_key = $3 AND rater = 'client' \
-         AND voided_at IS NULL AND administered_at >= $4 AND administered_at < $5) s"
+) -> Result<Vec<(String, Summary)>, DbError> {
+    let measures: Vec<(String, &str, String)> = SRS_ITEMS
+        .iter()
+        .map(|item| (format!("srs:{item}"), "srs", format!("(answers->>'{item}')::float8 / 10.0")))
+        .chain(WAI_SUBSCALES.iter().map(|subscale| {
+            (format!("wai:{subscale}"), "wai-sr", format!("(scores->'subscales'->'{subscale}'->>'item_mean')::float8"))
+        }))
+        .collect();
+    // The expressions are the fixed set above, never caller input.
+    let columns: Vec<String> = measures
+        .iter()
+        .map(|(name, instrument, value)| {
+            let only = format!("FILTER (WHERE instrument_key = '{instrument}')");
+            format!("'{name}', json_build_array(count({value}) {only}, avg({value}) {only}, var_samp({value}) {only})")
+        })
+        .collect();
+    #[derive(QueryableByName)]
+    struct Summaries {
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        summaries: Value,
+    }
+    let row: Summaries = diesel::sql_query(format!(
+        "SELECT jsonb_build_object({}) AS summaries FROM responses \
+         WHERE organization_id = $1 AND clinician_id <> $2 AND instrument_key IN ('srs', 'wai-sr') AND rater = 'client' \
+         AND voided_at IS NULL AND administered_at >= $3 AND administered_at < $4",
+        columns.join(", ")
     ))
     .bind::<SqlUuid, _>(org)
     .bind::<SqlUuid, _>(clinician)
-    .bind::<Text, _>(instrument)
     .bind::<Timestamptz, _>(from)
     .bind::<Timestamptz, _>(to)
-    .get_result(conn)?)
+    .get_result(conn)?;
+    Ok(measures
+        .into_iter()
+        .map(|(name, _, _)| {
+            let triple = &row.summaries[&name];
+            let summary =
+                Summary { n: triple[0].as_i64().unwrap_or(0), mean: triple[1].as_f64(), variance: triple[2].as_f64() };
+            (name, summary)
+        })
+        .collect())
 }
 
 /// One group of the organization's alliance analytics.

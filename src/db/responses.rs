@@ -13,7 +13,7 @@ use super::schema::{clients, episodes, idempotency_keys, responses, sessions, si
 use super::signals::SignalRow;
 use super::{Database, DbError};
 use crate::domain::Role;
-use crate::domain::analytics::expected_treatment_response;
+use crate::domain::analytics::assess_against_band;
 use crate::domain::clients::AgeGroup;
 use crate::domain::instruments::definition::Rater;
 use crate::domain::instruments::{Answers, InstrumentDefinition, Scores, score};
@@ -299,7 +299,7 @@ fn store_one(
     let etr = match (outcome, target.session_number) {
         (true, Some(session)) => {
             let etr_settings = settings.etr_settings();
-            let reference = rollups::etr_reference(
+            let band = rollups::etr_band(
                 conn,
                 actor.organization_id,
                 key,
@@ -311,7 +311,7 @@ fn store_one(
             let mut series: Vec<(i32, f64)> =
                 earlier.iter().filter_map(|e| e.session_number.map(|n| (n, e.total))).collect();
             series.push((session, scores.total));
-            Some(expected_treatment_response(&reference, intake, &series, &etr_settings))
+            Some(assess_against_band(&band, &series, &etr_settings))
         }
         _ => None,
     };

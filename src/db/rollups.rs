@@ -8,9 +8,8 @@
 
 use super::DbError;
 use super::schema::{alliance_change_stats, outcome_points};
-use crate::domain::analytics::ReferenceEpisode;
+use crate::domain::analytics::EtrBandPoint;
 use diesel::prelude::*;
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Pairs an organization needs before its own SD replaces the fallback spread.
@@ -96,8 +95,14 @@ pub fn record_outcome_point(
     Ok(())
 }
 
-/// Other episodes whose intake is within `intake ± window`, with their scores by session.
-pub fn etr_reference(
+/// The expected-treatment-response band of the other episodes whose intake is within
+/// `intake ± window`, per session up to `max_session`, aggregated in PostgreSQL
+/// (`percentile_cont` interpolates linearly, like the domain's percentiles).
+///
+/// Plan on 1 M responses (index-only, then a sort per session group):
+/// `Index Only Scan using outcome_points_reference on outcome_points` with
+/// `Index Cond: organization_id, instrument_key, intake_hundredths BETWEEN …, session_number <= 20`.
+pub fn etr_band(
     conn: &mut PgConnection,
     organization_id: Uuid,
     key: &str,
@@ -105,29 +110,45 @@ pub fn etr_reference(
     intake: f64,
     window: f64,
     max_session: i32,
-) -> Result<Vec<ReferenceEpisode>, DbError> {
+) -> Result<Vec<EtrBandPoint>, DbError> {
+    #[derive(QueryableByName)]
+    struct BandRow {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        session_number: i32,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+        #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Double>)]
+        percentiles: Vec<f64>,
+    }
     let low = ((intake - window) * 100.0).round() as i32;
     let high = ((intake + window) * 100.0).round() as i32;
-    let rows: Vec<(Uuid, i32, i32, i32)> = outcome_points::table
-        .filter(outcome_points::organization_id.eq(organization_id))
-        .filter(outcome_points::instrument_key.eq(key))
-        .filter(outcome_points::intake_hundredths.between(low, high))
-        .filter(outcome_points::session_number.le(max_session))
-        .filter(outcome_points::episode_id.ne(episode_id))
-        .select((
-            outcome_points::episode_id,
-            outcome_points::session_number,
-            outcome_points::intake_hundredths,
-            outcome_points::total_hundredths,
-        ))
-        .load(conn)?;
-    let mut episodes: BTreeMap<Uuid, ReferenceEpisode> = BTreeMap::new();
-    for (episode, session, intake, total) in rows {
-        episodes
-            .entry(episode)
-            .or_insert_with(|| ReferenceEpisode { intake: f64::from(intake) / 100.0, scores: Vec::new() })
-            .scores
-            .push((session, f64::from(total) / 100.0));
-    }
-    Ok(episodes.into_values().collect())
+    let rows: Vec<BandRow> = diesel::sql_query(
+        "SELECT session_number, count(*)::bigint AS n, \
+                percentile_cont(ARRAY[0.1, 0.25, 0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY total_hundredths) AS percentiles \
+         FROM outcome_points WHERE organization_id = $1 AND instrument_key = $2 \
+         AND intake_hundredths BETWEEN $3 AND $4 AND session_number <= $5 AND episode_id <> $6 \
+         GROUP BY session_number ORDER BY session_number",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(organization_id)
+    .bind::<diesel::sql_types::Text, _>(key)
+    .bind::<diesel::sql_types::Integer, _>(low)
+    .bind::<diesel::sql_types::Integer, _>(high)
+    .bind::<diesel::sql_types::Integer, _>(max_session)
+    .bind::<diesel::sql_types::Uuid, _>(episode_id)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let p = |i: usize| row.percentiles.get(i).copied().unwrap_or(f64::NAN) / 100.0;
+            EtrBandPoint {
+                session_number: row.session_number,
+                n: row.n as usize,
+                p10: p(0),
+                p25: p(1),
+                p50: p(2),
+                p75: p(3),
+                p90: p(4),
+            }
+        })
+        .collect())
 }

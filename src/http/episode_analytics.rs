@@ -8,7 +8,7 @@ use crate::db::episode_analytics::{EpisodeSeries, SeriesResponse};
 use crate::domain::Role;
 use crate::domain::analytics::{
     AlliancePoint, AllianceTrajectory, ChangeAssessment, ClinicalRange, ClinicalWhen, Direction, EtrAssessment,
-    alliance_trajectory, classify, expected_treatment_response,
+    alliance_trajectory, assess_against_band, classify,
 };
 use crate::domain::instruments::scoring::outcome_cutoff;
 use crate::error::{ApiError, AuthProblems, NotFoundProblem};
@@ -162,7 +162,7 @@ pub async fn episode_alliance(
     database: web::Data<Database>,
 ) -> Result<web::Json<AllianceView>, ApiError> {
     user.require(&READERS)?;
-    let series = database.episode_series(user.actor(), id.into_inner(), "episode.alliance.read").await?;
+    let series = database.episode_series(user.actor(), id.into_inner(), "episode.alliance.read", false).await?;
     let instrument = ["srs", "csrs"]
         .into_iter()
         .max_by_key(|key| client_series(&series, key).len())
@@ -274,7 +274,7 @@ pub async fn episode_outcomes(
     database: web::Data<Database>,
 ) -> Result<web::Json<OutcomesView>, ApiError> {
     user.require(&READERS)?;
-    let series = database.episode_series(user.actor(), id.into_inner(), "episode.outcomes.read").await?;
+    let series = database.episode_series(user.actor(), id.into_inner(), "episode.outcomes.read", true).await?;
     let settings = &series.settings;
     let mut instruments = Vec::new();
     for key in ["ors", "cors", "phq-9", "gad-7"] {
@@ -304,11 +304,10 @@ pub async fn episode_outcomes(
         };
         let totals: Vec<f64> = points.iter().map(|r| r.scores.total).collect();
         let change = classify(&totals, direction, rci, cutoff.map(|cutoff| ClinicalRange { cutoff, clinical_when }));
-        let etr = series.etr_reference.get(key).map(|reference| {
+        let etr = series.etr_bands.get(key).map(|band| {
             let with_sessions: Vec<(i32, f64)> =
                 points.iter().filter_map(|r| r.session_number.map(|n| (n, r.scores.total))).collect();
-            let intake = with_sessions.first().map_or(0.0, |(_, t)| *t);
-            expected_treatment_response(reference, intake, &with_sessions, &settings.etr_settings())
+            assess_against_band(band, &with_sessions, &settings.etr_settings())
         });
         instruments.push(OutcomeInstrument {
             instrument: key.to_owned(),

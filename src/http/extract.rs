@@ -26,14 +26,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request.app_data::<web::Data<BodyLimit>>().map_or(1_048_576, |l| l.0);
-        let checked = check_headers(request, limit);
-        let payload = payload.take();
-        Box::pin(async move {
-            checked?;
-            let body = read_body(payload, limit).await?;
-            parse_json(&body).map(Json)
-        })
+        let with_raw = JsonWithRaw::<T>::from_request(request, payload);
+        Box::pin(async move { with_raw.await.map(|JsonWithRaw(value, _)| Json(value)) })
     }
 }
 

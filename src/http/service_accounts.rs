@@ -3,7 +3,7 @@
 use super::auth_user::AuthUser;
 use super::extract::Json;
 use super::pagination::{Paged, page_request};
-use crate::auth::password;
+use crate::auth::hashing_pool::HashingPool;
 use crate::db::Database;
 use crate::db::service_accounts::{NewServiceAccount, ServiceAccountRow};
 use crate::domain::Role;
@@ -76,6 +76,7 @@ pub async fn create_service_account(
     user: AuthUser,
     body: Json<CreateServiceAccount>,
     database: web::Data<Database>,
+    hashing: web::Data<HashingPool>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin])?;
     let mut errors = Vec::new();
@@ -89,7 +90,7 @@ pub async fn create_service_account(
     let client_id = format!("svc_{}", crate::embedded_pg::random_hex(12));
     let client_secret = format!("{}{}", crate::embedded_pg::random_hex(16), crate::embedded_pg::random_hex(16));
     let secret = client_secret.clone();
-    let secret_hash = web::block(move || password::hash(&secret)).await.map_err(ApiError::internal)?;
+    let secret_hash = hashing.hash(secret).await.map_err(ApiError::internal)?;
     let new = NewServiceAccount { name, role: body.0.role, client_id: client_id.clone(), secret_hash };
     let row = database.insert_service_account(user.actor(), new).await?;
     Ok(HttpResponse::Created().json(CreatedServiceAccountView { account: view(row, client_id), client_secret }))

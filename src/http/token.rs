@@ -7,6 +7,7 @@
 
 use super::auth_user::request_id;
 use super::extract::read_body;
+use crate::auth::hashing_pool::HashingPool;
 use crate::auth::password;
 use crate::auth::refresh::RefreshToken;
 use crate::auth::tokens::TokenKeys;
@@ -152,14 +153,10 @@ impl TokenRateLimits {
 /// A hash to verify against when the login is unknown, so that costs the same work.
 static UNKNOWN_LOGIN_HASH: LazyLock<String> = LazyLock::new(|| password::hash("no such login"));
 
-async fn verify_secret(hash: Option<String>, secret: String) -> Result<bool, ApiError> {
-    web::block(move || {
-        let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| UNKNOWN_LOGIN_HASH.clone());
-        password::verify(&hash, &secret) && known
-    })
-    .await
-    .map_err(ApiError::internal)
+async fn verify_secret(hashing: &HashingPool, hash: Option<String>, secret: String) -> Result<bool, ApiError> {
+    let known = hash.is_some();
+    let hash = hash.unwrap_or_else(|| UNKNOWN_LOGIN_HASH.clone());
+    Ok(hashing.verify(hash, secret).await.map_err(ApiError::internal)? && known)
 }
 
 fn client_address(request: &HttpRequest) -> IpAddr {
@@ -208,6 +205,7 @@ pub async fn issue_token(
     request: HttpRequest,
     form: TokenForm,
     database: web::Data<Database>,
+    hashing: web::Data<HashingPool>,
     keys: web::Data<TokenKeys>,
     limits: web::Data<TokenRateLimits>,
     settings: web::Data<TokenSettings>,
@@ -222,7 +220,7 @@ pub async fn issue_token(
             };
             let username = username.trim().to_lowercase();
             TokenRateLimits::check(&limits.per_username, &username)?;
-            password_grant(&database, &keys, &settings, username, secret, request_id).await
+            password_grant(&database, &hashing, &keys, &settings, username, secret, request_id).await
         }
         "client_credentials" => {
             let (client_id, secret) = match (form.client_id, form.client_secret) {
@@ -230,7 +228,7 @@ pub async fn issue_token(
                 _ => basic_credentials(&request).ok_or_else(invalid_client)?,
             };
             TokenRateLimits::check(&limits.per_username, &client_id)?;
-            client_credentials_grant(&database, &keys, client_id, secret, request_id).await
+            client_credentials_grant(&database, &hashing, &keys, client_id, secret, request_id).await
         }
         "refresh_token" => {
             let presented = form.refresh_token.ok_or_else(|| invalid_request("`refresh_token` is required"))?;
@@ -243,6 +241,7 @@ pub async fn issue_token(
 
 async fn password_grant(
     database: &Database,
+    hashing: &HashingPool,
     keys: &TokenKeys,
     settings: &TokenSettings,
     username: String,
@@ -251,7 +250,7 @@ async fn password_grant(
 ) -> Result<HttpResponse, ApiError> {
     let found = database.login_credentials(username).await?.filter(|c| c.kind == PrincipalKind::User);
     let hash = found.as_ref().and_then(|c| c.secret_hash.clone());
-    let matches = verify_secret(hash, secret).await?;
+    let matches = verify_secret(hashing, hash, secret).await?;
     match found {
         Some(login) if matches && login.active => {
             let refresh = database
@@ -296,6 +295,7 @@ async fn password_grant(
 
 async fn client_credentials_grant(
     database: &Database,
+    hashing: &HashingPool,
     keys: &TokenKeys,
     client_id: String,
     secret: String,
@@ -303,7 +303,7 @@ async fn client_credentials_grant(
 ) -> Result<HttpResponse, ApiError> {
     let found = database.login_credentials(client_id).await?.filter(|c| c.kind == PrincipalKind::ServiceAccount);
     let hash = found.as_ref().and_then(|c| c.secret_hash.clone());
-    let matches = verify_secret(hash, secret).await?;
+    let matches = verify_secret(hashing, hash, secret).await?;
     let (org, id, role): (Option<Uuid>, Option<Uuid>, Option<Role>) =
         found.as_ref().map_or((None, None, None), |c| (Some(c.organization_id), Some(c.principal_id), Some(c.role)));
     let granted = found.as_ref().is_some_and(|c| matches && c.active);

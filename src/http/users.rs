@@ -3,6 +3,7 @@
 use super::auth_user::AuthUser;
 use super::extract::{Json, nullable};
 use super::pagination::{Paged, page_request};
+use crate::auth::hashing_pool::HashingPool;
 use crate::auth::password;
 use crate::db::Database;
 use crate::db::users::{NewUser, UserChanges, UserFilter, UserRow};
@@ -112,8 +113,8 @@ fn optional_text(
 }
 
 /// Hashes off the async workers: Argon2 takes tens of milliseconds by design.
-async fn hash_password(secret: String) -> Result<String, ApiError> {
-    web::block(move || password::hash(&secret)).await.map_err(ApiError::internal)
+async fn hash_password(hashing: &HashingPool, secret: String) -> Result<String, ApiError> {
+    hashing.hash(secret).await.map_err(ApiError::internal)
 }
 
 /// Create a person.
@@ -132,6 +133,7 @@ pub async fn create_user(
     user: AuthUser,
     body: Json<CreateUser>,
     database: web::Data<Database>,
+    hashing: web::Data<HashingPool>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin])?;
     let body = body.0;
@@ -146,7 +148,7 @@ pub async fn create_user(
         return Err(ApiError::Validation(errors.0));
     };
     errors.finish(|| ()).map_err(ApiError::Validation)?;
-    let password_hash = hash_password(password.expose().to_owned()).await?;
+    let password_hash = hash_password(&hashing, password.expose().to_owned()).await?;
     let new = NewUser { email, role, display_name, external_id: external, password_hash };
     let row = database
         .insert_user(user.actor(), new)
@@ -221,6 +223,7 @@ pub async fn update_user(
     id: web::Path<Uuid>,
     body: Json<UpdateUser>,
     database: web::Data<Database>,
+    hashing: web::Data<HashingPool>,
 ) -> Result<web::Json<UserView>, ApiError> {
     user.require(&[Role::Admin])?;
     let (id, body) = (id.into_inner(), body.0);
@@ -237,7 +240,7 @@ pub async fn update_user(
         });
     }
     let password_hash = match password {
-        Some(password) => Some(hash_password(password.expose().to_owned()).await?),
+        Some(password) => Some(hash_password(&hashing, password.expose().to_owned()).await?),
         None => None,
     };
     let changes = UserChanges { role, active: body.active, display_name, external_id: external, password_hash };

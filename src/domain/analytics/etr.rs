@@ -132,6 +132,48 @@ pub fn expected_treatment_response(
     }
 }
 
+/// The same assessment from band points computed elsewhere (the database aggregates the
+/// reference set with `percentile_cont`, the same linear interpolation): `points` holds every
+/// session with at least one reference value and its count `n`.
+pub fn assess_against_band(points: &[EtrBandPoint], series: &[(i32, f64)], settings: &EtrSettings) -> EtrAssessment {
+    let minimum = settings.min_reference.max(1);
+    let band: Vec<EtrBandPoint> =
+        points.iter().filter(|p| p.n >= minimum && p.session_number <= settings.max_session).cloned().collect();
+    let Some(&(session_number, current)) = series.last() else {
+        return EtrAssessment {
+            status: EtrStatus::InsufficientReference,
+            session_number: None,
+            current_score: None,
+            reference_count: 0,
+            expected: None,
+            band,
+        };
+    };
+    let at_session = points.iter().find(|p| p.session_number == session_number);
+    let reference_count = at_session.map_or(0, |p| p.n);
+    let (status, expected) = match at_session.filter(|p| p.n >= minimum) {
+        None => (EtrStatus::InsufficientReference, None),
+        Some(point) => {
+            let status = if current >= point.p25 - EPSILON {
+                EtrStatus::OnTrack
+            } else if current >= point.p10 - EPSILON {
+                EtrStatus::AtRisk
+            } else {
+                EtrStatus::OffTrack
+            };
+            (status, Some(point.p50))
+        }
+    };
+    EtrAssessment {
+        status,
+        session_number: Some(session_number),
+        current_score: Some(current),
+        reference_count,
+        expected,
+        band,
+    }
+}
+
 /// Ascending scores at `session` of the reference episodes whose intake is within the window.
 fn reference_values(reference: &[ReferenceEpisode], intake: f64, session: i32, window: f64) -> Vec<f64> {
     let values: Vec<f64> = reference
@@ -153,6 +195,27 @@ fn band_point(session_number: i32, values: &[f64]) -> EtrBandPoint {
         p50: p(50.0),
         p75: p(75.0),
         p90: p(90.0),
+    }
+}
+
+#[cfg(test)]
+mod band_tests {
+    use super::*;
+
+    #[test]
+    fn assessing_against_precomputed_band_points_matches_the_raw_computation() {
+        // Five reference episodes, intake 18, session 2 at 20, 22, 24, 26, 28; current 19.
+        let reference: Vec<ReferenceEpisode> = [20.0, 22.0, 24.0, 26.0, 28.0]
+            .iter()
+            .map(|s| ReferenceEpisode { intake: 18.0, scores: vec![(1, 18.0), (2, *s)] })
+            .collect();
+        let settings = EtrSettings { min_reference: 5, ..Default::default() };
+        let series = [(1, 18.0), (2, 19.0)];
+        let raw = expected_treatment_response(&reference, 18.0, &series, &settings);
+        let points: Vec<EtrBandPoint> =
+            (1..=2).map(|session| band_point(session, &reference_values(&reference, 18.0, session, 1.0))).collect();
+        assert_eq!(assess_against_band(&points, &series, &settings), raw);
+        assert_eq!(raw.status, EtrStatus::OffTrack);
     }
 }
 

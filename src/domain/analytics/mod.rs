@@ -15,7 +15,10 @@ pub mod rupture;
 pub mod statistics;
 mod student_t;
 
-pub use etr::{EtrAssessment, EtrBandPoint, EtrSettings, EtrStatus, ReferenceEpisode, expected_treatment_response};
+pub use etr::{
+    EtrAssessment, EtrBandPoint, EtrSettings, EtrStatus, ReferenceEpisode, assess_against_band,
+    expected_treatment_response,
+};
 pub use insights::{
     Agreement, AreaComparison, AreasForGrowth, OutcomeSummary, agreement, areas_for_growth, effect_size,
     low_reliability, outcome_summary, rate_per_100, share,

@@ -1,0 +1,165 @@
+//! The analytics scenarios on a seeded database (≥ 1 M responses by default): episode alliance
+//! and outcomes reads against the HTTP ceiling, clinician insights against the database's own
+//! floor (its main aggregate as one hand-written query), organization analytics against a plain
+//! GROUP BY scan. Also prints the query plans behind them (target/bench-plans.txt).
+
+use super::client::{Measured, Setup, saturate};
+use super::server::Server;
+use diesel::prelude::*;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const RANGE: &str = "from=2025-06-01T00:00:00Z&to=2026-06-01T00:00:00Z";
+
+/// Mean wall time of `sql`, run `times` times on one connection, in milliseconds.
+fn time_sql(conn: &mut PgConnection, sql: &str, times: usize) -> f64 {
+    diesel::sql_query(sql).execute(conn).unwrap();
+    let started = Instant::now();
+    for _ in 0..times {
+        diesel::sql_query(sql).execute(conn).unwrap();
+    }
+    started.elapsed().as_secs_f64() * 1000.0 / times as f64
+}
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+fn explain(conn: &mut PgConnection, title: &str, sql: &str, out: &mut String) {
+    let lines: Vec<PlanLine> =
+        diesel::sql_query(format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}")).load(conn).unwrap();
+    out.push_str(&format!("\n== {title}\n{sql}\n"));
+    for line in lines {
+        out.push_str(&line.line);
+        out.push('\n');
+    }
+}
+
+pub async fn run(
+    server: &Server,
+    setup: &Setup,
+    responses: usize,
+    duration: Duration,
+    ceiling: &Measured,
+) -> Vec<(String, Measured, Option<(String, f64)>)> {
+    let started = Instant::now();
+    let (episodes, clinicians) = {
+        let url = server.database_url.clone();
+        let org = setup.organization_id;
+        tokio::task::spawn_blocking(move || super::seed::seed(&url, org, responses)).await.unwrap()
+    };
+    println!("seeding took {:.1} s", started.elapsed().as_secs_f64());
+    let org = setup.organization_id;
+    let pick = |n: usize, list: &[Uuid]| list[(n.wrapping_mul(2654435761)) % list.len()];
+    let token = setup.admin_token.clone();
+    let mut rows = Vec::new();
+    let alliance = saturate(16, duration, |n| {
+        setup.get_owned(format!("/v1/episodes/{}/alliance", pick(n, &episodes)), token.clone())
+    })
+    .await;
+    rows.push((
+        "alliance read: GET /v1/episodes/{id}/alliance".to_owned(),
+        alliance,
+        Some(("healthz req/s (ceiling)".to_owned(), ceiling.rate)),
+    ));
+    let outcomes = saturate(16, duration, |n| {
+        setup.get_owned(format!("/v1/episodes/{}/outcomes", pick(n, &episodes)), token.clone())
+    })
+    .await;
+    rows.push((
+        "outcomes read: GET /v1/episodes/{id}/outcomes".to_owned(),
+        outcomes,
+        Some(("healthz req/s (ceiling)".to_owned(), ceiling.rate)),
+    ));
+
+    let mut conn = PgConnection::establish(&server.database_url).unwrap();
+    let clinician = clinicians[0];
+    let floor_sql = format!(
+        "SELECT count(*), avg(total_hundredths), stddev_samp(total_hundredths), count(DISTINCT client_id) FROM responses \
+         WHERE organization_id = '{org}' AND clinician_id = '{clinician}' AND instrument_key = 'srs' AND voided_at IS NULL \
+         AND administered_at >= '2025-06-01' AND administered_at < '2026-06-01'"
+    );
+    let floor_ms = time_sql(&mut conn, &floor_sql, 20);
+    let insights = saturate(4, duration, |n| {
+        setup.get_owned(format!("/v1/clinicians/{}/insights?{RANGE}", pick(n, &clinicians)), token.clone())
+    })
+    .await;
+    rows.push((
+        "insights: GET /v1/clinicians/{id}/insights (1 year)".to_owned(),
+        insights,
+        Some(("1/floor-query-ms (req/s)".to_owned(), 1000.0 / floor_ms)),
+    ));
+    let scan_sql = format!(
+        "SELECT r.clinician_id, count(DISTINCT r.client_id), count(*), avg(r.total_hundredths), stddev_samp(r.total_hundredths) \
+         FROM responses r WHERE r.organization_id = '{org}' AND r.instrument_key IN ('srs', 'csrs') AND r.rater = 'client' \
+         AND r.voided_at IS NULL AND r.administered_at >= '2025-06-01' AND r.administered_at < '2026-06-01' GROUP BY 1"
+    );
+    let scan_ms = time_sql(&mut conn, &scan_sql, 3);
+    let analytics = saturate(2, duration, |_| {
+        setup.get_owned(format!("/v1/analytics/alliance?group_by=clinician&{RANGE}"), token.clone())
+    })
+    .await;
+    rows.push((
+        "org analytics: GET /v1/analytics/alliance?group_by=clinician".to_owned(),
+        analytics,
+        Some(("1/GROUP-BY-scan-ms (req/s)".to_owned(), 1000.0 / scan_ms)),
+    ));
+
+    let mut plans = String::new();
+    let episode = episodes[episodes.len() / 2];
+    explain(
+        &mut conn,
+        "episode series (alliance, outcomes)",
+        &format!(
+            "SELECT r.id, r.instrument_key, r.rater, s.number, r.administered_at, r.answers, r.scores FROM responses r \
+         LEFT JOIN sessions s ON s.organization_id = r.organization_id AND s.id = r.session_id \
+         WHERE r.organization_id = '{org}' AND r.episode_id = '{episode}' AND r.voided_at IS NULL"
+        ),
+        &mut plans,
+    );
+    explain(
+        &mut conn,
+        "ETR reference set",
+        &format!(
+            "SELECT episode_id, session_number, intake_hundredths, total_hundredths FROM outcome_points \
+         WHERE organization_id = '{org}' AND instrument_key = 'ors' AND intake_hundredths BETWEEN 1900 AND 2100 \
+         AND session_number <= 20 AND episode_id <> '{episode}'"
+        ),
+        &mut plans,
+    );
+    explain(
+        &mut conn,
+        "organization change SD (rupture spread)",
+        &format!(
+            "SELECT sum(n), sum(sum), sum(sum_sq) FROM alliance_change_stats WHERE organization_id = '{org}' AND instrument_key = 'srs'"
+        ),
+        &mut plans,
+    );
+    explain(
+        &mut conn,
+        "clinician responses in range (insights)",
+        &format!(
+            "SELECT r.id FROM responses r WHERE r.organization_id = '{org}' AND r.clinician_id = '{clinician}' AND r.voided_at IS NULL \
+         AND r.administered_at >= '2025-06-01' AND r.administered_at < '2026-06-01'"
+        ),
+        &mut plans,
+    );
+    explain(
+        &mut conn,
+        "rest of the organization, one SRS item (insights)",
+        &format!(
+            "SELECT count(v), avg(v), var_samp(v) FROM (SELECT (answers->>'relationship')::float8 / 10.0 AS v FROM responses \
+         WHERE organization_id = '{org}' AND clinician_id <> '{clinician}' AND instrument_key = 'srs' AND rater = 'client' \
+         AND voided_at IS NULL AND administered_at >= '2025-06-01' AND administered_at < '2026-06-01') s"
+        ),
+        &mut plans,
+    );
+    explain(&mut conn, "organization analytics group by clinician", &scan_sql, &mut plans);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-plans.txt");
+    std::fs::write(&path, &plans).unwrap();
+    println!("query plans written to {}", path.display());
+    println!("floors: insights aggregate {floor_ms:.2} ms, organization GROUP BY scan {scan_ms:.1} ms");
+    rows
+}
