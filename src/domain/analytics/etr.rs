@@ -90,46 +90,16 @@ pub fn expected_treatment_response(
     series: &[(i32, f64)],
     settings: &EtrSettings,
 ) -> EtrAssessment {
-    let minimum = settings.min_reference.max(1);
-    let band: Vec<EtrBandPoint> = (1..=settings.max_session)
+    // Every session of the band, and the current one even past `max_session` (its status).
+    let current = series.last().map(|(session, _)| *session).filter(|session| *session > settings.max_session);
+    let points: Vec<EtrBandPoint> = (1..=settings.max_session)
+        .chain(current)
         .filter_map(|session| {
             let values = reference_values(reference, intake, session, settings.intake_window);
-            (values.len() >= minimum).then(|| band_point(session, &values))
+            (!values.is_empty()).then(|| band_point(session, &values))
         })
         .collect();
-
-    let Some(&(session_number, current)) = series.last() else {
-        return EtrAssessment {
-            status: EtrStatus::InsufficientReference,
-            session_number: None,
-            current_score: None,
-            reference_count: 0,
-            expected: None,
-            band,
-        };
-    };
-    let values = reference_values(reference, intake, session_number, settings.intake_window);
-    let (status, expected) = if values.len() < minimum {
-        (EtrStatus::InsufficientReference, None)
-    } else {
-        let point = band_point(session_number, &values);
-        let status = if current >= point.p25 - EPSILON {
-            EtrStatus::OnTrack
-        } else if current >= point.p10 - EPSILON {
-            EtrStatus::AtRisk
-        } else {
-            EtrStatus::OffTrack
-        };
-        (status, Some(point.p50))
-    };
-    EtrAssessment {
-        status,
-        session_number: Some(session_number),
-        current_score: Some(current),
-        reference_count: values.len(),
-        expected,
-        band,
-    }
+    assess_against_band(&points, series, settings)
 }
 
 /// The same assessment from band points computed elsewhere (the database aggregates the
