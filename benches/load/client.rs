@@ -181,32 +181,27 @@ impl Setup {
         self.get(&path, Some(&token)).await
     }
 
+    async fn token_ok(&self, form: &[(&str, &str)]) -> bool {
+        let url = format!("{}/v1/auth/token", self.base);
+        self.http.post(url).form(form).send().await.is_ok_and(|r| r.status().is_success())
+    }
+
     pub async fn password_grant(&self) -> bool {
-        let form = [
+        self.token_ok(&[
             ("grant_type", "password"),
-            ("username", self.admin_email.as_str()),
-            ("password", self.admin_password.as_str()),
-        ];
-        self.http
-            .post(format!("{}/v1/auth/token", self.base))
-            .form(&form)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
+            ("username", &self.admin_email),
+            ("password", &self.admin_password),
+        ])
+        .await
     }
 
     pub async fn client_credentials_grant(&self) -> bool {
         let form = [
             ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", self.client_secret.as_str()),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
         ];
-        self.http
-            .post(format!("{}/v1/auth/token", self.base))
-            .form(&form)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
+        self.token_ok(&form).await
     }
 
     /// The n-th SRS: round-robin over the sessions, a fresh Idempotency-Key each.

@@ -72,12 +72,7 @@ impl Database {
                 let age_group: String =
                     clients::table.find((org, episode.client_id)).select(clients::age_group).first(conn)?;
                 let (_, settings) = super::settings::current(conn, org)?;
-                let rows: Vec<Row> = responses::table
-                    .left_join(
-                        sessions::table.on(sessions::organization_id
-                            .eq(responses::organization_id)
-                            .and(sessions::id.nullable().eq(responses::session_id))),
-                    )
+                let rows: Vec<Row> = super::responses::with_session_numbers()
                     .filter(responses::organization_id.eq(org))
                     .filter(responses::episode_id.eq(episode_id))
                     .filter(responses::voided_at.is_null())

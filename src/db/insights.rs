@@ -76,12 +76,7 @@ impl Database {
                 let org = actor.organization_id;
                 users::table.find((org, clinician_id)).select(users::id).first::<Uuid>(conn)?;
                 let (_, settings) = super::settings::current(conn, org)?;
-                let rows: Vec<Row> = responses::table
-                    .left_join(
-                        sessions::table.on(sessions::organization_id
-                            .eq(responses::organization_id)
-                            .and(sessions::id.nullable().eq(responses::session_id))),
-                    )
+                let rows: Vec<Row> = super::responses::with_session_numbers()
                     .filter(responses::organization_id.eq(org))
                     .filter(responses::clinician_id.eq(clinician_id))
                     .filter(responses::voided_at.is_null())

@@ -1,6 +1,7 @@
 //! The token endpoint and bearer-token validation (RFC 6749, RFC 8725).
 
-use crate::harness::{TEST_JWT_SECRET, TestApp, assert_problem, claims_for, spawn_app, spawn_app_with, test_keys};
+use crate::actors::{claims_for, test_keys};
+use crate::harness::{TEST_JWT_SECRET, TestApp, assert_problem, spawn_app, spawn_app_with};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};

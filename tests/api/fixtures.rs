@@ -1,7 +1,8 @@
 //! A care structure built through the API: organization, people of every role, a client with
 //! an episode and sessions, and helpers to submit forms.
 
-use crate::harness::{Person, TestApp, unique_email};
+use crate::actors::{Person, unique_email};
+use crate::harness::TestApp;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicI32, Ordering};
 

@@ -5,6 +5,7 @@
 //! server. Either way every test gets a fresh database cloned from a migrated template, and
 //! nothing is left behind.
 
+mod actors;
 mod analytics;
 mod audit_log;
 mod authentication;
@@ -13,6 +14,7 @@ mod clients;
 mod errors;
 mod feedback;
 mod fixtures;
+mod form_configuration;
 mod harness;
 mod openapi_document;
 mod operations;

@@ -1,8 +1,9 @@
 //! Every protected route × every role → the documented status, from one table. A route in the
 //! OpenAPI document without a row here fails the test.
 
+use crate::actors::unique_email;
 use crate::fixtures::{Care, srs, submit};
-use crate::harness::{TestApp, spawn_app, unique_email};
+use crate::harness::{TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;

@@ -1,6 +1,7 @@
 //! People: create, list, read, change.
 
-use crate::harness::{assert_problem, spawn_app, unique_email};
+use crate::actors::unique_email;
+use crate::harness::{assert_problem, spawn_app};
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -1,108 +1,20 @@
-//! Submitting, reading and voiding responses. A submission is one transaction: resolve its
-//! session or episode (as the caller may see it), score it under the organization's current
-//! settings, store it, raise the signals of the series so far (deduplicated by a unique key),
-//! audit it, and, with an `Idempotency-Key`, store the answer for replays.
+//! Submitting responses: one transaction per request (or batch) that resolves each response's
+//! session or episode as the caller may see it, scores it under the organization's current
+//! settings, stores it, keeps the rollups, raises the signals of the series so far
+//! (deduplicated by a unique key), audits it and, with an `Idempotency-Key`, stores the answer
+//! for replays.
 
-use super::audit::Actor;
-use super::episodes::visible_episodes;
-use super::form_requests;
-use super::instruments::{InstrumentVersion, versions_by_id};
-use super::page::{Page, PageRequest};
-use super::rollups;
-use super::schema::{clients, episodes, idempotency_keys, responses, sessions, signals};
-use super::signals::SignalRow;
-use super::{Database, DbError};
-use crate::domain::Role;
+use super::idempotency::claim_key;
+use super::*;
+use crate::db::episodes::visible_episodes;
+use crate::db::form_requests;
+use crate::db::rollups;
+use crate::db::schema::{clients, episodes, idempotency_keys, responses, sessions, signals};
+use crate::db::signals::SignalRow;
 use crate::domain::analytics::assess_against_band;
 use crate::domain::clients::AgeGroup;
-use crate::domain::instruments::definition::Rater;
-use crate::domain::instruments::{Answers, InstrumentDefinition, Scores, score};
 use crate::domain::signals::{EarlierScore, PairedForm, SignalInput, SignalKind, evaluate};
 use crate::domain::validation::FieldError;
-use chrono::{DateTime, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
-use serde_json::Value;
-use std::collections::BTreeMap;
-use uuid::Uuid;
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = responses, check_for_backend(diesel::pg::Pg))]
-pub struct ResponseRow {
-    pub id: Uuid,
-    pub instrument_version_id: Uuid,
-    pub instrument_key: String,
-    pub client_id: Uuid,
-    pub episode_id: Uuid,
-    pub session_id: Option<Uuid>,
-    pub rater: String,
-    pub administered_at: DateTime<Utc>,
-    pub answers: Value,
-    pub scores: Value,
-    pub comment: Option<String>,
-    pub settings_version: i32,
-    pub voided_at: Option<DateTime<Utc>>,
-    pub void_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// A response whose answers are already parsed against `instrument`.
-pub struct ParsedSubmission {
-    /// Prefix of the JSON pointers of this submission's fields ("" alone, "/responses/3" in a batch).
-    pub pointer: String,
-    pub instrument: InstrumentVersion,
-    pub answers: Answers,
-    pub session_id: Option<Uuid>,
-    pub episode_id: Option<Uuid>,
-    pub rater: Rater,
-    pub administered_at: DateTime<Utc>,
-    pub comment: Option<String>,
-}
-
-/// A stored response with what a view needs.
-#[derive(Debug, Clone)]
-pub struct StoredResponse {
-    pub row: ResponseRow,
-    pub session_number: Option<i32>,
-    pub version: i32,
-    pub definition: InstrumentDefinition,
-    pub scores: Scores,
-    pub signals: Vec<SignalRow>,
-}
-
-pub struct Idempotency {
-    pub key: String,
-    /// SHA-256 of the canonical request.
-    pub request_hash: String,
-}
-
-#[derive(Debug)]
-pub enum Submitted {
-    Created(Value),
-    /// The same key and request came before: its stored answer.
-    Replayed(Value),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    #[error("invalid submission")]
-    Invalid(Vec<FieldError>),
-    #[error("the idempotency key was used with another request")]
-    IdempotencyMismatch,
-    #[error("a request with this idempotency key is still in flight")]
-    InFlight,
-    #[error("this form was already submitted or was not requested")]
-    NotRequested,
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for SubmitError {
-    fn from(error: diesel::result::Error) -> Self {
-        let text = error.to_string();
-        if text.contains("lock timeout") { SubmitError::InFlight } else { SubmitError::Db(error.into()) }
-    }
-}
 
 /// Where a response belongs, as the caller may see it.
 struct Target {
@@ -186,12 +98,7 @@ fn earlier_scores(
     administered_at: DateTime<Utc>,
     id: Uuid,
 ) -> Result<Vec<EarlierScore>, SubmitError> {
-    let rows: Vec<SeriesRow> = responses::table
-        .left_join(
-            sessions::table.on(sessions::organization_id
-                .eq(responses::organization_id)
-                .and(sessions::id.nullable().eq(responses::session_id))),
-        )
+    let rows: Vec<SeriesRow> = with_session_numbers()
         .filter(responses::organization_id.eq(actor.organization_id))
         .filter(responses::episode_id.eq(target.episode_id))
         .filter(responses::instrument_key.eq(key))
@@ -407,47 +314,6 @@ fn store_one(
     }))
 }
 
-/// Claims the idempotency key, waiting (up to 5 s) for a concurrent holder to finish. Returns
-/// the stored answer when this is a replay.
-fn claim_key(
-    conn: &mut PgConnection,
-    organization_id: Uuid,
-    idempotency: &Idempotency,
-) -> Result<Option<Value>, SubmitError> {
-    conn.batch_execute("SET LOCAL lock_timeout = '5s'")?;
-    let claimed = diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::organization_id.eq(organization_id),
-            idempotency_keys::key.eq(&idempotency.key),
-            idempotency_keys::request_hash.eq(&idempotency.request_hash),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    if claimed == 1 {
-        return Ok(None);
-    }
-    let (hash, body, created_at) = idempotency_keys::table
-        .find((organization_id, &idempotency.key))
-        .select((idempotency_keys::request_hash, idempotency_keys::response_body, idempotency_keys::created_at))
-        .for_update()
-        .first::<(String, Option<Value>, DateTime<Utc>)>(conn)?;
-    if created_at < Utc::now() - chrono::Duration::hours(24) {
-        diesel::update(idempotency_keys::table.find((organization_id, &idempotency.key)))
-            .set((
-                idempotency_keys::request_hash.eq(&idempotency.request_hash),
-                idempotency_keys::status_code.eq(None::<i32>),
-                idempotency_keys::response_body.eq(None::<Value>),
-                idempotency_keys::created_at.eq(diesel::dsl::now),
-            ))
-            .execute(conn)?;
-        return Ok(None);
-    }
-    if hash != idempotency.request_hash {
-        return Err(SubmitError::IdempotencyMismatch);
-    }
-    body.map(Some).ok_or(SubmitError::InFlight)
-}
-
 impl Database {
     /// Stores `submissions` all or nothing. `render` builds the answer body inside the
     /// transaction so an idempotent replay returns exactly the same bytes' worth of JSON.
@@ -473,7 +339,7 @@ impl Database {
                     Some(id) => Some(form_requests::scope(conn, actor.organization_id, id)?),
                     None => None,
                 };
-                let settings = super::settings::current(conn, actor.organization_id)?;
+                let settings = crate::db::settings::current(conn, actor.organization_id)?;
                 let mut stored = Vec::new();
                 let mut errors = Vec::new();
                 for submission in submissions {
@@ -497,149 +363,4 @@ impl Database {
         })
         .await?
     }
-
-    pub async fn list_responses(
-        &self,
-        actor: Actor,
-        filter: ResponseFilter,
-        page: PageRequest,
-    ) -> Result<Page<StoredResponse>, DbError> {
-        self.run(move |conn| {
-            conn.transaction(|conn| {
-                let caseload = visible_episodes(&actor).select(episodes::id);
-                let mut query = responses::table
-                    .left_join(
-                        sessions::table.on(sessions::organization_id
-                            .eq(responses::organization_id)
-                            .and(sessions::id.nullable().eq(responses::session_id))),
-                    )
-                    .filter(responses::organization_id.eq(actor.organization_id))
-                    .filter(responses::episode_id.eq_any(caseload))
-                    .select((ResponseRow::as_select(), sessions::number.nullable()))
-                    .order(responses::id.asc())
-                    .limit(page.limit + 1)
-                    .into_boxed();
-                if let Some(after) = page.after {
-                    query = query.filter(responses::id.gt(after));
-                }
-                if let Some(client) = filter.client_id {
-                    query = query.filter(responses::client_id.eq(client));
-                }
-                if let Some(episode) = filter.episode_id {
-                    query = query.filter(responses::episode_id.eq(episode));
-                }
-                if let Some(instrument) = filter.instrument {
-                    query = query.filter(responses::instrument_key.eq(instrument));
-                }
-                if let Some(from) = filter.from {
-                    query = query.filter(responses::administered_at.ge(from));
-                }
-                if let Some(to) = filter.to {
-                    query = query.filter(responses::administered_at.lt(to));
-                }
-                let rows: Vec<(ResponseRow, Option<i32>)> = query.load(conn)?;
-                let page = Page::from_rows(rows, page.limit, |(row, _)| row.id);
-                let stored = with_definitions(conn, actor.organization_id, page.items, false)?;
-                let ids: Vec<Uuid> = stored.iter().map(|s| s.row.id).collect();
-                actor.record(conn, "response.list", "response", None, serde_json::json!({ "response_ids": ids }))?;
-                Ok(Page { items: stored, next: page.next })
-            })
-        })
-        .await
-    }
-
-    pub async fn find_response(&self, actor: Actor, id: Uuid) -> Result<StoredResponse, DbError> {
-        self.run(move |conn| {
-            conn.transaction(|conn| {
-                let stored = find_visible(conn, &actor, id)?;
-                actor.record(conn, "response.read", "response", Some(id), serde_json::json!({}))?;
-                Ok(stored)
-            })
-        })
-        .await
-    }
-
-    /// Voids a response: kept for audit, excluded from analytics. `None` when already void.
-    pub async fn void_response(
-        &self,
-        actor: Actor,
-        id: Uuid,
-        reason: String,
-    ) -> Result<Option<StoredResponse>, DbError> {
-        self.run(move |conn| {
-            conn.transaction(|conn| {
-                let current = find_visible(conn, &actor, id)?;
-                if current.row.voided_at.is_some() {
-                    return Ok(None);
-                }
-                diesel::update(responses::table.find((actor.organization_id, id)))
-                    .set((responses::voided_at.eq(diesel::dsl::now), responses::void_reason.eq(&reason)))
-                    .execute(conn)?;
-                actor.record(conn, "response.void", "response", Some(id), serde_json::json!({}))?;
-                find_visible(conn, &actor, id).map(Some)
-            })
-        })
-        .await
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-pub struct ResponseFilter {
-    pub client_id: Option<Uuid>,
-    pub episode_id: Option<Uuid>,
-    pub instrument: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
-
-fn find_visible(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<StoredResponse, DbError> {
-    let caseload = visible_episodes(actor).select(episodes::id);
-    let row: (ResponseRow, Option<i32>) = responses::table
-        .left_join(
-            sessions::table.on(sessions::organization_id
-                .eq(responses::organization_id)
-                .and(sessions::id.nullable().eq(responses::session_id))),
-        )
-        .filter(responses::organization_id.eq(actor.organization_id))
-        .filter(responses::id.eq(id))
-        .filter(responses::episode_id.eq_any(caseload))
-        .select((ResponseRow::as_select(), sessions::number.nullable()))
-        .first(conn)?;
-    with_definitions(conn, actor.organization_id, vec![row], true)?.pop().ok_or(DbError::NotFound)
-}
-
-/// Attaches each row's instrument version (and, when asked, its signals).
-fn with_definitions(
-    conn: &mut PgConnection,
-    organization_id: Uuid,
-    rows: Vec<(ResponseRow, Option<i32>)>,
-    with_signals: bool,
-) -> Result<Vec<StoredResponse>, DbError> {
-    let version_ids: Vec<Uuid> = rows.iter().map(|(row, _)| row.instrument_version_id).collect();
-    let versions = versions_by_id(conn, organization_id, &version_ids)?;
-    let mut signals_by_response: BTreeMap<Uuid, Vec<SignalRow>> = BTreeMap::new();
-    if with_signals {
-        let ids: Vec<Uuid> = rows.iter().map(|(row, _)| row.id).collect();
-        let found: Vec<SignalRow> = signals::table
-            .filter(signals::organization_id.eq(organization_id))
-            .filter(signals::response_id.eq_any(ids))
-            .order(signals::id.asc())
-            .select(SignalRow::as_select())
-            .load(conn)?;
-        for signal in found {
-            signals_by_response.entry(signal.response_id).or_default().push(signal);
-        }
-    }
-    rows.into_iter()
-        .map(|(row, session_number)| {
-            let (version, definition) = versions
-                .get(&row.instrument_version_id)
-                .cloned()
-                .ok_or_else(|| DbError::Corrupt("a response names a missing instrument version".into()))?;
-            let scores = serde_json::from_value(row.scores.clone())
-                .map_err(|e| DbError::Corrupt(format!("stored scores: {e}")))?;
-            let signals = signals_by_response.remove(&row.id).unwrap_or_default();
-            Ok(StoredResponse { row, session_number, version, definition, scores, signals })
-        })
-        .collect()
 }
