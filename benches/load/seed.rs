@@ -168,6 +168,8 @@ pub fn seed(database_url: &str, organization_id: Uuid, target_responses: usize) 
         .unwrap();
     let settings = rapport::domain::settings::OrganizationSettings::default();
     let rng = StdRng::seed_from_u64(7);
+    // Row-by-row rollup maintenance would slow the bulk load; the rollup is rebuilt after it.
+    diesel::sql_query("ALTER TABLE responses DISABLE TRIGGER alliance_rollup_maintenance").execute(&mut conn).unwrap();
     let written = diesel::copy_from(responses::table)
         .from_raw_data(
             (
@@ -297,6 +299,8 @@ struct IdRow {
 
 /// The rollups the service maintains per response, computed in bulk for the seeded rows.
 fn fill_rollups(conn: &mut PgConnection, organization_id: Uuid) {
+    diesel::sql_query("ALTER TABLE responses ENABLE TRIGGER alliance_rollup_maintenance").execute(conn).unwrap();
+    diesel::sql_query(format!("SELECT alliance_rollup_rebuild('{organization_id}')")).execute(conn).unwrap();
     diesel::sql_query(format!(
         "INSERT INTO outcome_points (organization_id, instrument_key, episode_id, session_number, intake_hundredths, total_hundredths) \
          SELECT r.organization_id, r.instrument_key, r.episode_id, s.number, \

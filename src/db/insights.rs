@@ -1,27 +1,20 @@
 //! What clinician insights and organization analytics read.
 //!
-//! Plans on 1 M responses (`cargo bench --bench load -- analytics`):
-//! ```text
-//! clinician's responses: Index Scan using responses_by_clinician (rows≈11.7 k for a year, 17 ms)
-//!                          Index Cond: organization_id, clinician_id, administered_at range
-//! rest of organization:  Parallel Seq Scan on responses (≈ 195 k SRS/WAI-SR rows, ≈ 350 ms): the
-//!                          item values live in jsonb, so no index covers them. Next step: a
-//!                          per-month, per-clinician rollup of item sums maintained at submission.
-//! group by clinician:    GroupAggregate -> Index Only Scan using responses_by_clinician
-//!                          (≈ 200 k index entries for a year, ≈ 440 ms): covering, but still a
-//!                          scan; the same rollup would answer from ≈ 40 k narrow rows.
-//! ``` Clinician insights load the
-//! clinician's own responses in the range (index `responses_by_clinician`) and summary
-//! statistics of the rest of the organization (one aggregate per item). Organization analytics
-//! aggregate in PostgreSQL, grouped by the requested key.
+//! Clinician insights load the clinician's own responses in the range (index
+//! `responses_by_clinician`; only the columns the report needs, item JSON only for SRS and
+//! WAI forms) and the rest of the organization's sums from `alliance_rollup`. Organization
+//! analytics aggregate the rollup rows of the range, grouped by the requested key. See
+//! [`super::alliance_rollup`] for the plans.
 
+use super::alliance_rollup::{NO_CLINICIAN, bind_parts, parts_clause};
 use super::audit::Actor;
 use super::schema::{episodes, responses, sessions, users};
 use super::{Database, DbError};
+use crate::domain::analytics::moments_from_sums;
 use crate::domain::settings::OrganizationSettings;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, Text, Uuid as SqlUuid};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -35,8 +28,11 @@ pub struct ClinicianResponse {
     pub rater: String,
     pub session_number: Option<i32>,
     pub administered_at: DateTime<Utc>,
+    pub total: f64,
+    /// The answers of an SRS (tenths), `null` for other instruments.
     pub answers: Value,
-    pub scores: Value,
+    /// `scores.subscales` of a WAI-SR or WAI-SR-T, `null` for other instruments.
+    pub subscales: Value,
 }
 
 /// Count, mean and sample variance of one measure over the rest of the organization.
@@ -56,10 +52,8 @@ pub struct ClinicianData {
     pub organization: Vec<(String, Summary)>,
 }
 
-type Row = (Uuid, Uuid, Uuid, Option<Uuid>, String, String, Option<i32>, DateTime<Utc>, Value, Value);
-
-const SRS_ITEMS: [&str; 4] = ["relationship", "goals_topics", "approach_method", "overall"];
-const WAI_SUBSCALES: [&str; 3] = ["goal", "task", "bond"];
+type Row =
+    (Uuid, Uuid, Uuid, Option<Uuid>, String, String, Option<i32>, DateTime<Utc>, i32, Option<Value>, Option<Value>);
 
 impl Database {
     /// Everything the insights of `clinician_id` over `[from, to)` need; `NotFound` when the
@@ -91,8 +85,14 @@ impl Database {
                         responses::rater,
                         sessions::number.nullable(),
                         responses::administered_at,
-                        responses::answers,
-                        responses::scores,
+                        responses::total_hundredths,
+                        diesel::dsl::sql::<Nullable<Jsonb>>(
+                            "CASE WHEN responses.instrument_key = 'srs' THEN responses.answers END",
+                        ),
+                        diesel::dsl::sql::<Nullable<Jsonb>>(
+                            "CASE WHEN responses.instrument_key IN ('wai-sr', 'wai-sr-t') \
+                             THEN responses.scores->'subscales' END",
+                        ),
                     ))
                     .load(conn)?;
                 let mut responses: Vec<ClinicianResponse> = rows
@@ -107,8 +107,9 @@ impl Database {
                             rater,
                             session_number,
                             administered_at,
+                            total_hundredths,
                             answers,
-                            scores,
+                            subscales,
                         )| ClinicianResponse {
                             id,
                             episode_id,
@@ -118,8 +119,9 @@ impl Database {
                             rater,
                             session_number,
                             administered_at,
-                            answers,
-                            scores,
+                            total: f64::from(total_hundredths) / 100.0,
+                            answers: answers.unwrap_or(Value::Null),
+                            subscales: subscales.unwrap_or(Value::Null),
                         },
                     )
                     .collect();
@@ -162,7 +164,8 @@ impl Database {
 }
 
 /// Count, mean and variance of every SRS item and WAI-SR subscale item mean over the rest of
-/// the organization, in one pass (one scan of its SRS and WAI-SR responses in range).
+/// the organization (everyone but `clinician`, including responses with no clinician), from
+/// the sums in `alliance_rollup`.
 fn rest_of_organization(
     conn: &mut PgConnection,
     org: Uuid,
@@ -170,44 +173,38 @@ fn rest_of_organization(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(String, Summary)>, DbError> {
-    let measures: Vec<(String, &str, String)> = SRS_ITEMS
-        .iter()
-        .map(|item| (format!("srs:{item}"), "srs", format!("(answers->>'{item}')::float8 / 10.0")))
-        .chain(WAI_SUBSCALES.iter().map(|subscale| {
-            (format!("wai:{subscale}"), "wai-sr", format!("(scores->'subscales'->'{subscale}'->>'item_mean')::float8"))
-        }))
-        .collect();
-    // The expressions are the fixed set above, never caller input.
+    #[derive(QueryableByName)]
+    struct Sums {
+        #[diesel(sql_type = Array<Double>)]
+        sums: Vec<f64>,
+    }
+    // Per measure: (name, count column, sum column prefix, unit of the stored values).
+    let measures: [(&str, &str, &str, f64); 7] = [
+        ("srs:relationship", "srs_n", "relationship", 0.1),
+        ("srs:goals_topics", "srs_n", "goals_topics", 0.1),
+        ("srs:approach_method", "srs_n", "approach_method", 0.1),
+        ("srs:overall", "srs_n", "overall", 0.1),
+        ("wai:goal", "wai_n", "goal", 1.0),
+        ("wai:task", "wai_n", "task", 1.0),
+        ("wai:bond", "wai_n", "bond", 1.0),
+    ];
+    // Integer sums stay exact in f64 far beyond any organization's volume (< 2^53).
     let columns: Vec<String> = measures
         .iter()
-        .map(|(name, instrument, value)| {
-            let only = format!("FILTER (WHERE instrument_key = '{instrument}')");
-            format!("'{name}', json_build_array(count({value}) {only}, avg({value}) {only}, var_samp({value}) {only})")
+        .map(|(_, n, prefix, _)| {
+            format!("coalesce(sum({n}), 0)::float8, coalesce(sum({prefix}_sum), 0)::float8, coalesce(sum({prefix}_sum_sq), 0)::float8")
         })
         .collect();
-    #[derive(QueryableByName)]
-    struct Summaries {
-        #[diesel(sql_type = diesel::sql_types::Jsonb)]
-        summaries: Value,
-    }
-    let row: Summaries = diesel::sql_query(format!(
-        "SELECT jsonb_build_object({}) AS summaries FROM responses \
-         WHERE organization_id = $1 AND clinician_id <> $2 AND instrument_key IN ('srs', 'wai-sr') AND rater = 'client' \
-         AND voided_at IS NULL AND administered_at >= $3 AND administered_at < $4",
-        columns.join(", ")
-    ))
-    .bind::<SqlUuid, _>(org)
-    .bind::<SqlUuid, _>(clinician)
-    .bind::<Timestamptz, _>(from)
-    .bind::<Timestamptz, _>(to)
-    .get_result(conn)?;
+    let sql =
+        format!("{} SELECT ARRAY[{}] AS sums FROM parts WHERE clinician_key <> $8", parts_clause(), columns.join(", "));
+    let row: Sums = bind_parts(sql, org, from, to).bind::<SqlUuid, _>(clinician).get_result(conn)?;
     Ok(measures
-        .into_iter()
-        .map(|(name, _, _)| {
-            let triple = &row.summaries[&name];
-            let summary =
-                Summary { n: triple[0].as_i64().unwrap_or(0), mean: triple[1].as_f64(), variance: triple[2].as_f64() };
-            (name, summary)
+        .iter()
+        .enumerate()
+        .map(|(index, (name, _, _, unit))| {
+            let (n, sum, sum_sq) = (row.sums[3 * index], row.sums[3 * index + 1], row.sums[3 * index + 2]);
+            let (mean, variance) = moments_from_sums(n as i64, sum * unit, sum_sq * unit * unit);
+            ((*name).to_owned(), Summary { n: n as i64, mean, variance })
         })
         .collect())
 }
@@ -221,10 +218,11 @@ pub struct AllianceGroup {
     pub clients: i64,
     #[diesel(sql_type = BigInt)]
     pub responses: i64,
-    #[diesel(sql_type = Nullable<Double>)]
-    pub mean: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    pub sd: Option<f64>,
+    /// Σ and Σ² of the totals, in hundredths.
+    #[diesel(sql_type = BigInt)]
+    pub total_sum: i64,
+    #[diesel(sql_type = BigInt)]
+    pub total_sum_sq: i64,
     #[diesel(sql_type = BigInt)]
     pub below_cutoff: i64,
     #[diesel(sql_type = BigInt)]
@@ -254,40 +252,41 @@ impl Database {
             conn.transaction(|conn| {
                 let org = actor.organization_id;
                 let (_, settings) = super::settings::current(conn, org)?;
-                let cutoff = settings.srs_cutoff * 100.0;
-                let below = match settings.srs_cutoff_comparator {
-                    crate::domain::settings::Comparator::Lt => "<",
-                    crate::domain::settings::Comparator::Le => "<=",
+                let (key, join) = match &group_by {
+                    GroupBy::Clinician => (format!("NULLIF(p.clinician_key, '{NO_CLINICIAN}'::uuid)::text"), ""),
+                    GroupBy::Program => {
+                        ("e.program".to_owned(), "JOIN episodes e ON e.organization_id = $1 AND e.id = p.episode_id")
+                    }
+                    GroupBy::Month => ("to_char(p.month, 'YYYY-MM')".to_owned(), ""),
+                    GroupBy::AgeGroup => {
+                        ("c.age_group".to_owned(), "JOIN clients c ON c.organization_id = $1 AND c.id = p.client_id")
+                    }
+                    GroupBy::Attribute(_) => (
+                        "c.attributes->>$8".to_owned(),
+                        "JOIN clients c ON c.organization_id = $1 AND c.id = p.client_id",
+                    ),
                 };
-                let key = match &group_by {
-                    GroupBy::Clinician => "r.clinician_id::text".to_owned(),
-                    GroupBy::Program => "e.program".to_owned(),
-                    GroupBy::Month => "to_char(date_trunc('month', r.administered_at), 'YYYY-MM')".to_owned(),
-                    GroupBy::AgeGroup => "c.age_group".to_owned(),
-                    GroupBy::Attribute(_) => "c.attributes->>$4".to_owned(),
-                };
+                // `below_cutoff` was counted with the cutoff in force (a cutoff change rebuilds the rollup).
                 let query = format!(
-                    "SELECT {key} AS group_key, count(DISTINCT r.client_id)::bigint AS clients, count(*)::bigint AS responses, \
-                     avg(r.total_hundredths / 100.0)::float8 AS mean, stddev_samp(r.total_hundredths / 100.0)::float8 AS sd, \
-                     count(*) FILTER (WHERE r.total_hundredths {below} {cutoff})::bigint AS below_cutoff, \
-                     count(*) FILTER (WHERE r.total_hundredths = 4000)::bigint AS ceiling \
-                     FROM responses r \
-                     JOIN episodes e ON e.organization_id = r.organization_id AND e.id = r.episode_id \
-                     JOIN clients c ON c.organization_id = r.organization_id AND c.id = r.client_id \
-                     WHERE r.organization_id = $1 AND r.instrument_key IN ('srs', 'csrs') AND r.rater = 'client' \
-                     AND r.voided_at IS NULL AND r.administered_at >= $2 AND r.administered_at < $3 \
-                     GROUP BY 1 ORDER BY 1"
+                    "{} SELECT {key} AS group_key, count(DISTINCT p.client_id)::bigint AS clients, \
+                     sum(p.total_n)::bigint AS responses, sum(p.total_sum)::bigint AS total_sum, \
+                     sum(p.total_sum_sq)::bigint AS total_sum_sq, sum(p.below_cutoff)::bigint AS below_cutoff, \
+                     sum(p.ceiling)::bigint AS ceiling \
+                     FROM parts p {join} WHERE p.total_n > 0 GROUP BY 1 ORDER BY 1",
+                    parts_clause()
                 );
-                let attribute = match &group_by {
-                    GroupBy::Attribute(name) => name.clone(),
-                    _ => String::new(),
-                };
-                let mut statement = diesel::sql_query(query).bind::<SqlUuid, _>(org).bind::<Timestamptz, _>(from).bind::<Timestamptz, _>(to).into_boxed();
-                if matches!(group_by, GroupBy::Attribute(_)) {
-                    statement = statement.bind::<Text, _>(attribute);
+                let mut statement = bind_parts(query, org, from, to);
+                if let GroupBy::Attribute(name) = &group_by {
+                    statement = statement.bind::<Text, _>(name.clone());
                 }
                 let groups: Vec<AllianceGroup> = statement.load(conn)?;
-                actor.record(conn, "analytics.alliance.read", "organization", Some(org), serde_json::json!({ "groups": groups.len() }))?;
+                actor.record(
+                    conn,
+                    "analytics.alliance.read",
+                    "organization",
+                    Some(org),
+                    serde_json::json!({ "groups": groups.len() }),
+                )?;
                 Ok((settings, groups))
             })
         })

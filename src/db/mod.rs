@@ -11,6 +11,7 @@
 //!
 //! One file per table group; rows convert to `domain` types inside this module.
 
+pub mod alliance_rollup;
 pub mod audit;
 pub mod clients;
 pub mod episode_analytics;

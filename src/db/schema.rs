@@ -12,6 +12,37 @@ diesel::table! {
 }
 
 diesel::table! {
+    alliance_rollup (organization_id, month, episode_id, clinician_key) {
+        organization_id -> Uuid,
+        month -> Date,
+        episode_id -> Uuid,
+        clinician_key -> Uuid,
+        client_id -> Uuid,
+        total_n -> Int4,
+        total_sum -> Int8,
+        total_sum_sq -> Int8,
+        below_cutoff -> Int4,
+        ceiling -> Int4,
+        srs_n -> Int4,
+        relationship_sum -> Int8,
+        relationship_sum_sq -> Int8,
+        goals_topics_sum -> Int8,
+        goals_topics_sum_sq -> Int8,
+        approach_method_sum -> Int8,
+        approach_method_sum_sq -> Int8,
+        overall_sum -> Int8,
+        overall_sum_sq -> Int8,
+        wai_n -> Int4,
+        goal_sum -> Float8,
+        goal_sum_sq -> Float8,
+        task_sum -> Float8,
+        task_sum_sq -> Float8,
+        bond_sum -> Float8,
+        bond_sum_sq -> Float8,
+    }
+}
+
+diesel::table! {
     audit_events (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -273,6 +304,7 @@ diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     alliance_change_stats,
+    alliance_rollup,
     audit_events,
     clients,
     episodes,

@@ -36,7 +36,7 @@ impl Database {
     ) -> Result<i32, DbError> {
         self.run(move |conn| {
             conn.transaction(|conn| {
-                let (version, _) = current(conn, actor.organization_id)?;
+                let (version, previous) = current(conn, actor.organization_id)?;
                 let next = version + 1;
                 diesel::insert_into(organization_settings::table)
                     .values((
@@ -46,6 +46,12 @@ impl Database {
                         organization_settings::created_by.eq(actor.id),
                     ))
                     .execute(conn)?;
+                if (previous.srs_cutoff, previous.srs_cutoff_comparator)
+                    != (settings.srs_cutoff, settings.srs_cutoff_comparator)
+                {
+                    // The rollup's below-cutoff counts depend on the cutoff.
+                    super::alliance_rollup::rebuild(conn, actor.organization_id)?;
+                }
                 actor.record(
                     conn,
                     "settings.update",

@@ -83,7 +83,7 @@ fn client_rated<'a>(data: &'a [ClinicianResponse], keys: &[&str]) -> Vec<&'a Cli
 }
 
 fn total(response: &ClinicianResponse) -> f64 {
-    response.scores["total"].as_f64().unwrap_or(0.0)
+    response.total
 }
 
 /// A clinician's insights over a date range ("supervision-like").
@@ -149,9 +149,7 @@ pub async fn clinician_insights(
             Some(("srs", field)) => {
                 srs.iter().filter(|r| r.instrument_key == "srs").filter_map(|r| item(r, field)).collect()
             }
-            Some(("wai", subscale)) => {
-                wai.iter().filter_map(|r| r.scores["subscales"][subscale]["item_mean"].as_f64()).collect()
-            }
+            Some(("wai", subscale)) => wai.iter().filter_map(|r| r.subscales[subscale]["item_mean"].as_f64()).collect(),
             _ => Vec::new(),
         };
         let organization = (summary.n as usize, summary.mean.unwrap_or(0.0), summary.variance.unwrap_or(0.0));
@@ -184,10 +182,7 @@ pub async fn clinician_insights(
                 .iter()
                 .filter_map(|c| {
                     let t = therapist.get(&c.session_id).filter(|_| c.session_id.is_some())?;
-                    Some((
-                        c.scores["subscales"][subscale]["item_mean"].as_f64()?,
-                        t.scores["subscales"][subscale]["item_mean"].as_f64()?,
-                    ))
+                    Some((c.subscales[subscale]["item_mean"].as_f64()?, t.subscales[subscale]["item_mean"].as_f64()?))
                 })
                 .collect();
             Agreement::from_pairs(*subscale, &pairs)
@@ -330,12 +325,13 @@ pub async fn alliance_analytics(
                 };
             }
             let n = g.responses as usize;
+            let (mean, variance) = moments_from_integer_sums(g.responses, g.total_sum, g.total_sum_sq, 0.01);
             GroupView {
                 group: g.group_key,
                 clients: serde_json::json!(g.clients),
                 suppressed,
                 responses: Some(g.responses),
-                mean_srs: Some(mean_with_ci_from_summary(n, g.mean, g.sd.map(|sd| sd * sd))),
+                mean_srs: Some(mean_with_ci_from_summary(n, mean, variance)),
                 below_cutoff_share: share(g.below_cutoff as usize, n),
                 ceiling_share: share(g.ceiling as usize, n),
             }

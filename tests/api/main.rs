@@ -7,6 +7,7 @@
 
 mod actors;
 mod analytics;
+mod analytics_rollup;
 mod audit_log;
 mod authentication;
 mod cli;

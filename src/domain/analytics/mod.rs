@@ -6,10 +6,12 @@
 //! - [`rupture`]: session-by-session alliance trajectory, rupture and repair;
 //! - [`reliable_change`]: Jacobson–Truax reliable and clinically significant change;
 //! - [`etr`]: empirical expected treatment response and its percentile band;
+//! - [`periods`]: whole months and partial-month edges of a reporting range;
 //! - [`insights`]: rates, effect size, areas for growth, agreement for clinician insights.
 
 pub mod etr;
 pub mod insights;
+pub mod periods;
 pub mod reliable_change;
 pub mod rupture;
 pub mod statistics;
@@ -23,6 +25,7 @@ pub use insights::{
     Agreement, AreaComparison, AreasForGrowth, OutcomeSummary, agreement, areas_for_growth, effect_size,
     low_reliability, outcome_summary, rate_per_100, share,
 };
+pub use periods::{MonthSplit, split_into_months};
 pub use reliable_change::{
     ChangeAssessment, ChangeClass, ClinicalRange, ClinicalWhen, Direction, classify, jacobson_truax_rci,
 };
@@ -31,8 +34,8 @@ pub use rupture::{
     Sensitivity, SpreadSource, alliance_trajectory,
 };
 pub use statistics::{
-    DifferenceWithCi, MeanWithCi, mean, mean_with_ci, mean_with_ci_from_summary, percentile, round2, sample_sd, sorted,
-    t_quantile, welch_difference, welch_from_summaries,
+    DifferenceWithCi, MeanWithCi, mean, mean_with_ci, mean_with_ci_from_summary, moments_from_integer_sums,
+    moments_from_sums, percentile, round2, sample_sd, sorted, t_quantile, welch_difference, welch_from_summaries,
 };
 
 #[cfg(test)]

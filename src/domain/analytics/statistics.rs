@@ -32,6 +32,28 @@ pub fn sample_sd(values: &[f64]) -> Option<f64> {
     Some((sum_sq / (values.len() - 1) as f64).sqrt())
 }
 
+/// Mean and sample variance from running sums `(n, Σx, Σx²)`, as the rollups store them;
+/// the variance is `(Σx² − (Σx)²/n) / (n − 1)`, clamped at 0 against rounding, `None` below n = 2.
+pub fn moments_from_sums(n: i64, sum: f64, sum_sq: f64) -> (Option<f64>, Option<f64>) {
+    if n < 1 {
+        return (None, None);
+    }
+    let count = n as f64;
+    let variance = (n >= 2).then(|| ((sum_sq - sum * sum / count) / (count - 1.0)).max(0.0));
+    (Some(sum / count), variance)
+}
+
+/// [`moments_from_sums`] over integer sums of values stored in `unit`s (tenths: 0.1), exact
+/// until the final division: `Var = (n·Σx² − (Σx)²) / (n(n − 1)) · unit²`.
+pub fn moments_from_integer_sums(n: i64, sum: i64, sum_sq: i64, unit: f64) -> (Option<f64>, Option<f64>) {
+    if n < 1 {
+        return (None, None);
+    }
+    let numerator = i128::from(n) * i128::from(sum_sq) - i128::from(sum) * i128::from(sum);
+    let variance = (n >= 2).then(|| numerator.max(0) as f64 / (n as f64 * (n - 1) as f64) * unit * unit);
+    (Some(sum as f64 / n as f64 * unit), variance)
+}
+
 /// Percentile `p` (0–100, as numpy's `percentile`) of an ascending-sorted slice, by linear
 /// interpolation between closest ranks (R type 7, numpy default): with `h = (n − 1)·p/100`,
 /// the result is `x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋])` (0-based ranks).
@@ -159,6 +181,19 @@ pub fn mean_with_ci_from_summary(n: usize, mean: Option<f64>, variance: Option<f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_from_sums_match_the_direct_formulas() {
+        // [2, 4, 9]: n 3, Σx 15, Σx² 101 → mean 5, variance (101 − 75)/2 = 13.
+        assert_eq!(moments_from_sums(3, 15.0, 101.0), (Some(5.0), Some(13.0)));
+        assert_eq!(moments_from_sums(1, 4.0, 16.0), (Some(4.0), None));
+        assert_eq!(moments_from_sums(0, 0.0, 0.0), (None, None));
+        // The same values in tenths (20, 40, 90): Σ 150, Σ² 10100 → mean 5.0, variance
+        // (3·10100 − 22500)/(3·2) = 1300 tenths² = 13.
+        let (mean, variance) = moments_from_integer_sums(3, 150, 10_100, 0.1);
+        assert!((mean.unwrap() - 5.0).abs() < 1e-12 && (variance.unwrap() - 13.0).abs() < 1e-12);
+        assert_eq!(moments_from_integer_sums(2, 70, 2450, 0.1).1, Some(0.0)); // [3.5, 3.5]
+    }
 
     #[test]
     fn summary_statistics_give_the_same_intervals_as_raw_values() {

@@ -1,0 +1,7 @@
+DROP TRIGGER alliance_rollup_maintenance ON responses;
+DROP FUNCTION alliance_rollup_rebuild(uuid);
+DROP FUNCTION alliance_rollup_apply();
+DROP FUNCTION alliance_rollup_lock_key(uuid);
+DROP FUNCTION alliance_contribution(responses, integer, boolean);
+DROP FUNCTION alliance_cutoff(uuid);
+DROP TABLE alliance_rollup;

@@ -1,0 +1,201 @@
+-- Organization analytics and the organization side of clinician insights read a monthly
+-- rollup instead of the responses: one narrow row per (month, episode, clinician) with exact
+-- integer sums of the SRS/CSRS totals and SRS items, and the WAI-SR subscale item means.
+-- Triggers keep it in step with responses inside the same transaction (insert, void, unvoid,
+-- delete), so every insert path (single, batch, form request) is covered without extra round
+-- trips. Partial months at the edges of a requested range are read from responses with the
+-- same contribution function, so answers are exact for any range.
+
+CREATE TABLE alliance_rollup (
+    organization_id      uuid NOT NULL,
+    month                date NOT NULL CHECK (extract(day FROM month) = 1),
+    episode_id           uuid NOT NULL,
+    -- responses.clinician_id, with the nil UUID standing for "none" (a key cannot be NULL).
+    clinician_key        uuid NOT NULL,
+    client_id            uuid NOT NULL,
+    -- Client-rated SRS and CSRS totals, in hundredths.
+    total_n              integer NOT NULL DEFAULT 0,
+    total_sum            bigint NOT NULL DEFAULT 0,
+    total_sum_sq         bigint NOT NULL DEFAULT 0,
+    below_cutoff         integer NOT NULL DEFAULT 0,
+    ceiling              integer NOT NULL DEFAULT 0,
+    -- Client-rated SRS items, in tenths.
+    srs_n                integer NOT NULL DEFAULT 0,
+    relationship_sum     bigint NOT NULL DEFAULT 0,
+    relationship_sum_sq  bigint NOT NULL DEFAULT 0,
+    goals_topics_sum     bigint NOT NULL DEFAULT 0,
+    goals_topics_sum_sq  bigint NOT NULL DEFAULT 0,
+    approach_method_sum    bigint NOT NULL DEFAULT 0,
+    approach_method_sum_sq bigint NOT NULL DEFAULT 0,
+    overall_sum          bigint NOT NULL DEFAULT 0,
+    overall_sum_sq       bigint NOT NULL DEFAULT 0,
+    -- Client-rated WAI-SR subscale item means.
+    wai_n                integer NOT NULL DEFAULT 0,
+    goal_sum             double precision NOT NULL DEFAULT 0,
+    goal_sum_sq          double precision NOT NULL DEFAULT 0,
+    task_sum             double precision NOT NULL DEFAULT 0,
+    task_sum_sq          double precision NOT NULL DEFAULT 0,
+    bond_sum             double precision NOT NULL DEFAULT 0,
+    bond_sum_sq          double precision NOT NULL DEFAULT 0,
+    PRIMARY KEY (organization_id, month, episode_id, clinician_key),
+    FOREIGN KEY (organization_id, episode_id) REFERENCES episodes (organization_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (organization_id, client_id) REFERENCES clients (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX alliance_rollup_by_episode ON alliance_rollup (organization_id, episode_id);
+
+-- The SRS cutoff in force for an organization (settings version 0 = the documented default,
+-- 36 with "<"), in hundredths, and whether a total equal to it counts as below.
+CREATE FUNCTION alliance_cutoff(org uuid, OUT cutoff_hundredths integer, OUT inclusive boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT round((s.settings->>'srs_cutoff')::numeric * 100)::integer
+                     FROM organization_settings s WHERE s.organization_id = org ORDER BY s.version DESC LIMIT 1), 3600),
+           coalesce((SELECT s.settings->>'srs_cutoff_comparator' = 'le'
+                     FROM organization_settings s WHERE s.organization_id = org ORDER BY s.version DESC LIMIT 1), false)
+$$;
+
+-- What one response adds to its rollup row (voided or not: callers decide whether it counts).
+CREATE FUNCTION alliance_contribution(r responses, cutoff_hundredths integer, inclusive boolean)
+RETURNS alliance_rollup LANGUAGE sql IMMUTABLE AS $$
+    SELECT r.organization_id,
+           date_trunc('month', r.administered_at AT TIME ZONE 'UTC')::date,
+           r.episode_id,
+           coalesce(r.clinician_id, '00000000-0000-0000-0000-000000000000'::uuid),
+           r.client_id,
+           v.t::integer, v.total, v.total * v.total,
+           (v.t AND (v.total < cutoff_hundredths OR (inclusive AND v.total = cutoff_hundredths)))::integer,
+           (v.t AND v.total = 4000)::integer,
+           v.s::integer, v.rel, v.rel * v.rel, v.goals, v.goals * v.goals,
+           v.approach, v.approach * v.approach, v.overall, v.overall * v.overall,
+           v.w::integer, v.goal, v.goal * v.goal, v.task, v.task * v.task, v.bond, v.bond * v.bond
+    FROM (SELECT k.t, k.s, k.w,
+                 CASE WHEN k.t THEN r.total_hundredths::bigint ELSE 0::bigint END AS total,
+                 CASE WHEN k.s THEN (r.answers->>'relationship')::bigint ELSE 0::bigint END AS rel,
+                 CASE WHEN k.s THEN (r.answers->>'goals_topics')::bigint ELSE 0::bigint END AS goals,
+                 CASE WHEN k.s THEN (r.answers->>'approach_method')::bigint ELSE 0::bigint END AS approach,
+                 CASE WHEN k.s THEN (r.answers->>'overall')::bigint ELSE 0::bigint END AS overall,
+                 CASE WHEN k.w THEN (r.scores->'subscales'->'goal'->>'item_mean')::float8 ELSE 0::float8 END AS goal,
+                 CASE WHEN k.w THEN (r.scores->'subscales'->'task'->>'item_mean')::float8 ELSE 0::float8 END AS task,
+                 CASE WHEN k.w THEN (r.scores->'subscales'->'bond'->>'item_mean')::float8 ELSE 0::float8 END AS bond
+          FROM (SELECT r.rater = 'client' AND r.instrument_key IN ('srs', 'csrs') AS t,
+                       r.rater = 'client' AND r.instrument_key = 'srs' AS s,
+                       r.rater = 'client' AND r.instrument_key = 'wai-sr' AS w) AS k) AS v
+$$;
+
+-- Serializes a rebuild (settings change) against concurrent submissions of one organization:
+-- submissions share the lock, a rebuild takes it alone.
+CREATE FUNCTION alliance_rollup_lock_key(org uuid) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT hashtextextended('alliance_rollup:' || org::text, 0)
+$$;
+
+CREATE FUNCTION alliance_rollup_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    r responses;
+    adding boolean;
+    cut record;
+    c alliance_rollup;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        r := NEW; adding := NEW.voided_at IS NULL;
+        IF NOT adding THEN RETURN NULL; END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+        r := OLD; adding := false;
+        IF OLD.voided_at IS NOT NULL THEN RETURN NULL; END IF;
+    ELSIF OLD.voided_at IS NULL AND NEW.voided_at IS NOT NULL THEN
+        r := OLD; adding := false;
+    ELSIF OLD.voided_at IS NOT NULL AND NEW.voided_at IS NULL THEN
+        r := NEW; adding := true;
+    ELSE
+        RETURN NULL;
+    END IF;
+    IF r.rater <> 'client' OR r.instrument_key NOT IN ('srs', 'csrs', 'wai-sr') THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_advisory_xact_lock_shared(alliance_rollup_lock_key(r.organization_id));
+    SELECT * INTO cut FROM alliance_cutoff(r.organization_id);
+    c := alliance_contribution(r, cut.cutoff_hundredths, cut.inclusive);
+    IF adding THEN
+        INSERT INTO alliance_rollup VALUES (c.*)
+        ON CONFLICT (organization_id, month, episode_id, clinician_key) DO UPDATE SET
+            total_n = alliance_rollup.total_n + EXCLUDED.total_n,
+            total_sum = alliance_rollup.total_sum + EXCLUDED.total_sum,
+            total_sum_sq = alliance_rollup.total_sum_sq + EXCLUDED.total_sum_sq,
+            below_cutoff = alliance_rollup.below_cutoff + EXCLUDED.below_cutoff,
+            ceiling = alliance_rollup.ceiling + EXCLUDED.ceiling,
+            srs_n = alliance_rollup.srs_n + EXCLUDED.srs_n,
+            relationship_sum = alliance_rollup.relationship_sum + EXCLUDED.relationship_sum,
+            relationship_sum_sq = alliance_rollup.relationship_sum_sq + EXCLUDED.relationship_sum_sq,
+            goals_topics_sum = alliance_rollup.goals_topics_sum + EXCLUDED.goals_topics_sum,
+            goals_topics_sum_sq = alliance_rollup.goals_topics_sum_sq + EXCLUDED.goals_topics_sum_sq,
+            approach_method_sum = alliance_rollup.approach_method_sum + EXCLUDED.approach_method_sum,
+            approach_method_sum_sq = alliance_rollup.approach_method_sum_sq + EXCLUDED.approach_method_sum_sq,
+            overall_sum = alliance_rollup.overall_sum + EXCLUDED.overall_sum,
+            overall_sum_sq = alliance_rollup.overall_sum_sq + EXCLUDED.overall_sum_sq,
+            wai_n = alliance_rollup.wai_n + EXCLUDED.wai_n,
+            goal_sum = alliance_rollup.goal_sum + EXCLUDED.goal_sum,
+            goal_sum_sq = alliance_rollup.goal_sum_sq + EXCLUDED.goal_sum_sq,
+            task_sum = alliance_rollup.task_sum + EXCLUDED.task_sum,
+            task_sum_sq = alliance_rollup.task_sum_sq + EXCLUDED.task_sum_sq,
+            bond_sum = alliance_rollup.bond_sum + EXCLUDED.bond_sum,
+            bond_sum_sq = alliance_rollup.bond_sum_sq + EXCLUDED.bond_sum_sq;
+    ELSE
+        -- A plain UPDATE: during an erasure the row may already be gone with its episode.
+        UPDATE alliance_rollup SET
+            total_n = total_n - c.total_n,
+            total_sum = total_sum - c.total_sum,
+            total_sum_sq = total_sum_sq - c.total_sum_sq,
+            below_cutoff = below_cutoff - c.below_cutoff,
+            ceiling = ceiling - c.ceiling,
+            srs_n = srs_n - c.srs_n,
+            relationship_sum = relationship_sum - c.relationship_sum,
+            relationship_sum_sq = relationship_sum_sq - c.relationship_sum_sq,
+            goals_topics_sum = goals_topics_sum - c.goals_topics_sum,
+            goals_topics_sum_sq = goals_topics_sum_sq - c.goals_topics_sum_sq,
+            approach_method_sum = approach_method_sum - c.approach_method_sum,
+            approach_method_sum_sq = approach_method_sum_sq - c.approach_method_sum_sq,
+            overall_sum = overall_sum - c.overall_sum,
+            overall_sum_sq = overall_sum_sq - c.overall_sum_sq,
+            wai_n = wai_n - c.wai_n,
+            goal_sum = goal_sum - c.goal_sum,
+            goal_sum_sq = goal_sum_sq - c.goal_sum_sq,
+            task_sum = task_sum - c.task_sum,
+            task_sum_sq = task_sum_sq - c.task_sum_sq,
+            bond_sum = bond_sum - c.bond_sum,
+            bond_sum_sq = bond_sum_sq - c.bond_sum_sq
+        WHERE organization_id = c.organization_id AND month = c.month
+          AND episode_id = c.episode_id AND clinician_key = c.clinician_key;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER alliance_rollup_maintenance
+    AFTER INSERT OR DELETE OR UPDATE OF voided_at ON responses
+    FOR EACH ROW EXECUTE FUNCTION alliance_rollup_apply();
+
+-- Recomputes an organization's rollup from its responses: after a change of the SRS cutoff
+-- (below_cutoff depends on it), and after bulk loads that bypass the trigger.
+CREATE FUNCTION alliance_rollup_rebuild(org uuid) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    cut record;
+BEGIN
+    PERFORM pg_advisory_xact_lock(alliance_rollup_lock_key(org));
+    SELECT * INTO cut FROM alliance_cutoff(org);
+    DELETE FROM alliance_rollup WHERE organization_id = org;
+    INSERT INTO alliance_rollup
+    SELECT (c).organization_id, (c).month, (c).episode_id, (c).clinician_key, (c).client_id,
+           sum((c).total_n), sum((c).total_sum), sum((c).total_sum_sq), sum((c).below_cutoff), sum((c).ceiling),
+           sum((c).srs_n), sum((c).relationship_sum), sum((c).relationship_sum_sq),
+           sum((c).goals_topics_sum), sum((c).goals_topics_sum_sq),
+           sum((c).approach_method_sum), sum((c).approach_method_sum_sq),
+           sum((c).overall_sum), sum((c).overall_sum_sq),
+           sum((c).wai_n), sum((c).goal_sum), sum((c).goal_sum_sq), sum((c).task_sum), sum((c).task_sum_sq),
+           sum((c).bond_sum), sum((c).bond_sum_sq)
+    FROM (SELECT alliance_contribution(r, cut.cutoff_hundredths, cut.inclusive) AS c
+          FROM responses r
+          WHERE r.organization_id = org AND r.voided_at IS NULL AND r.rater = 'client'
+            AND r.instrument_key IN ('srs', 'csrs', 'wai-sr')) AS contributions
+    GROUP BY 1, 2, 3, 4, 5;
+END
+$$;
+
+SELECT alliance_rollup_rebuild(id) FROM organizations;
