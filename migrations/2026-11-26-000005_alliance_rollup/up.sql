@@ -54,13 +54,18 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- What one response adds to its rollup row (voided or not: callers decide whether it counts).
-CREATE FUNCTION alliance_contribution(r responses, cutoff_hundredths integer, inclusive boolean)
-RETURNS alliance_rollup LANGUAGE sql IMMUTABLE AS $$
-    SELECT r.organization_id,
-           date_trunc('month', r.administered_at AT TIME ZONE 'UTC')::date,
-           r.episode_id,
-           coalesce(r.clinician_id, '00000000-0000-0000-0000-000000000000'::uuid),
-           r.client_id,
+-- Declared as a set-returning SQL function over plain columns so that PostgreSQL inlines it
+-- into the queries that call it in FROM (rebuild, range edges): no per-row function call.
+CREATE FUNCTION alliance_contribution(
+    organization_id uuid, episode_id uuid, clinician_id uuid, client_id uuid, administered_at timestamptz,
+    rater text, instrument_key text, total_hundredths integer, answers jsonb, scores jsonb,
+    cutoff_hundredths integer, inclusive boolean)
+RETURNS SETOF alliance_rollup LANGUAGE sql IMMUTABLE AS $$
+    SELECT organization_id,
+           date_trunc('month', administered_at AT TIME ZONE 'UTC')::date,
+           episode_id,
+           coalesce(clinician_id, '00000000-0000-0000-0000-000000000000'::uuid),
+           client_id,
            v.t::integer, v.total, v.total * v.total,
            (v.t AND (v.total < cutoff_hundredths OR (inclusive AND v.total = cutoff_hundredths)))::integer,
            (v.t AND v.total = 4000)::integer,
@@ -68,17 +73,17 @@ RETURNS alliance_rollup LANGUAGE sql IMMUTABLE AS $$
            v.approach, v.approach * v.approach, v.overall, v.overall * v.overall,
            v.w::integer, v.goal, v.goal * v.goal, v.task, v.task * v.task, v.bond, v.bond * v.bond
     FROM (SELECT k.t, k.s, k.w,
-                 CASE WHEN k.t THEN r.total_hundredths::bigint ELSE 0::bigint END AS total,
-                 CASE WHEN k.s THEN (r.answers->>'relationship')::bigint ELSE 0::bigint END AS rel,
-                 CASE WHEN k.s THEN (r.answers->>'goals_topics')::bigint ELSE 0::bigint END AS goals,
-                 CASE WHEN k.s THEN (r.answers->>'approach_method')::bigint ELSE 0::bigint END AS approach,
-                 CASE WHEN k.s THEN (r.answers->>'overall')::bigint ELSE 0::bigint END AS overall,
-                 CASE WHEN k.w THEN (r.scores->'subscales'->'goal'->>'item_mean')::float8 ELSE 0::float8 END AS goal,
-                 CASE WHEN k.w THEN (r.scores->'subscales'->'task'->>'item_mean')::float8 ELSE 0::float8 END AS task,
-                 CASE WHEN k.w THEN (r.scores->'subscales'->'bond'->>'item_mean')::float8 ELSE 0::float8 END AS bond
-          FROM (SELECT r.rater = 'client' AND r.instrument_key IN ('srs', 'csrs') AS t,
-                       r.rater = 'client' AND r.instrument_key = 'srs' AS s,
-                       r.rater = 'client' AND r.instrument_key = 'wai-sr' AS w) AS k) AS v
+                 CASE WHEN k.t THEN total_hundredths::bigint ELSE 0::bigint END AS total,
+                 CASE WHEN k.s THEN (answers->>'relationship')::bigint ELSE 0::bigint END AS rel,
+                 CASE WHEN k.s THEN (answers->>'goals_topics')::bigint ELSE 0::bigint END AS goals,
+                 CASE WHEN k.s THEN (answers->>'approach_method')::bigint ELSE 0::bigint END AS approach,
+                 CASE WHEN k.s THEN (answers->>'overall')::bigint ELSE 0::bigint END AS overall,
+                 CASE WHEN k.w THEN (scores->'subscales'->'goal'->>'item_mean')::float8 ELSE 0::float8 END AS goal,
+                 CASE WHEN k.w THEN (scores->'subscales'->'task'->>'item_mean')::float8 ELSE 0::float8 END AS task,
+                 CASE WHEN k.w THEN (scores->'subscales'->'bond'->>'item_mean')::float8 ELSE 0::float8 END AS bond
+          FROM (SELECT rater = 'client' AND instrument_key IN ('srs', 'csrs') AS t,
+                       rater = 'client' AND instrument_key = 'srs' AS s,
+                       rater = 'client' AND instrument_key = 'wai-sr' AS w) AS k) AS v
 $$;
 
 -- Serializes a rebuild (settings change) against concurrent submissions of one organization:
@@ -112,7 +117,9 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock_shared(alliance_rollup_lock_key(r.organization_id));
     SELECT * INTO cut FROM alliance_cutoff(r.organization_id);
-    c := alliance_contribution(r, cut.cutoff_hundredths, cut.inclusive);
+    SELECT * INTO c FROM alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id,
+        r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores,
+        cut.cutoff_hundredths, cut.inclusive);
     IF adding THEN
         INSERT INTO alliance_rollup VALUES (c.*)
         ON CONFLICT (organization_id, month, episode_id, clinician_key) DO UPDATE SET
@@ -182,18 +189,20 @@ BEGIN
     SELECT * INTO cut FROM alliance_cutoff(org);
     DELETE FROM alliance_rollup WHERE organization_id = org;
     INSERT INTO alliance_rollup
-    SELECT (c).organization_id, (c).month, (c).episode_id, (c).clinician_key, (c).client_id,
-           sum((c).total_n), sum((c).total_sum), sum((c).total_sum_sq), sum((c).below_cutoff), sum((c).ceiling),
-           sum((c).srs_n), sum((c).relationship_sum), sum((c).relationship_sum_sq),
-           sum((c).goals_topics_sum), sum((c).goals_topics_sum_sq),
-           sum((c).approach_method_sum), sum((c).approach_method_sum_sq),
-           sum((c).overall_sum), sum((c).overall_sum_sq),
-           sum((c).wai_n), sum((c).goal_sum), sum((c).goal_sum_sq), sum((c).task_sum), sum((c).task_sum_sq),
-           sum((c).bond_sum), sum((c).bond_sum_sq)
-    FROM (SELECT alliance_contribution(r, cut.cutoff_hundredths, cut.inclusive) AS c
-          FROM responses r
-          WHERE r.organization_id = org AND r.voided_at IS NULL AND r.rater = 'client'
-            AND r.instrument_key IN ('srs', 'csrs', 'wai-sr')) AS contributions
+    SELECT c.organization_id, c.month, c.episode_id, c.clinician_key, c.client_id,
+           sum(c.total_n), sum(c.total_sum), sum(c.total_sum_sq), sum(c.below_cutoff), sum(c.ceiling),
+           sum(c.srs_n), sum(c.relationship_sum), sum(c.relationship_sum_sq),
+           sum(c.goals_topics_sum), sum(c.goals_topics_sum_sq),
+           sum(c.approach_method_sum), sum(c.approach_method_sum_sq),
+           sum(c.overall_sum), sum(c.overall_sum_sq),
+           sum(c.wai_n), sum(c.goal_sum), sum(c.goal_sum_sq), sum(c.task_sum), sum(c.task_sum_sq),
+           sum(c.bond_sum), sum(c.bond_sum_sq)
+    FROM responses r
+    CROSS JOIN LATERAL alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id,
+        r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores,
+        cut.cutoff_hundredths, cut.inclusive) AS c
+    WHERE r.organization_id = org AND r.voided_at IS NULL AND r.rater = 'client'
+      AND r.instrument_key IN ('srs', 'csrs', 'wai-sr')
     GROUP BY 1, 2, 3, 4, 5;
 END
 $$;

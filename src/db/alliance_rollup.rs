@@ -38,17 +38,19 @@ pub const NO_CLINICIAN: &str = "00000000-0000-0000-0000-000000000000";
 /// `$1` organization, `$2`–`$3` whole months, `$4`–`$7` the two edges; callers bind further
 /// parameters from `$8`.
 pub fn parts_clause() -> String {
-    let edge_columns: String = COLUMNS.split(", ").map(|c| format!("(c).{c}")).collect::<Vec<_>>().join(", ");
+    let edge_columns: String = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
     format!(
         "WITH cut AS (SELECT * FROM alliance_cutoff($1)), parts AS ( \
            SELECT {COLUMNS} FROM alliance_rollup WHERE organization_id = $1 AND month >= $2 AND month < $3 \
            UNION ALL \
-           SELECT {edge_columns} FROM ( \
-             SELECT alliance_contribution(r, cut.cutoff_hundredths, cut.inclusive) AS c FROM responses r, cut \
-             WHERE r.organization_id = $1 AND r.voided_at IS NULL AND r.rater = 'client' \
-               AND r.instrument_key IN ('srs', 'csrs', 'wai-sr') \
-               AND ((r.administered_at >= $4 AND r.administered_at < $5) \
-                 OR (r.administered_at >= $6 AND r.administered_at < $7))) AS edges)"
+           SELECT {edge_columns} FROM responses r CROSS JOIN cut \
+           CROSS JOIN LATERAL alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id, \
+             r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores, \
+             cut.cutoff_hundredths, cut.inclusive) AS c \
+           WHERE r.organization_id = $1 AND r.voided_at IS NULL AND r.rater = 'client' \
+             AND r.instrument_key IN ('srs', 'csrs', 'wai-sr') \
+             AND ((r.administered_at >= $4 AND r.administered_at < $5) \
+               OR (r.administered_at >= $6 AND r.administered_at < $7)))"
     )
 }
 

@@ -267,12 +267,16 @@ impl Database {
                     ),
                 };
                 // `below_cutoff` was counted with the cutoff in force (a cutoff change rebuilds the rollup).
+                // Two hash aggregations (per group and client, then per group) instead of a
+                // sorted count(DISTINCT client_id).
                 let query = format!(
-                    "{} SELECT {key} AS group_key, count(DISTINCT p.client_id)::bigint AS clients, \
-                     sum(p.total_n)::bigint AS responses, sum(p.total_sum)::bigint AS total_sum, \
-                     sum(p.total_sum_sq)::bigint AS total_sum_sq, sum(p.below_cutoff)::bigint AS below_cutoff, \
-                     sum(p.ceiling)::bigint AS ceiling \
-                     FROM parts p {join} WHERE p.total_n > 0 GROUP BY 1 ORDER BY 1",
+                    "{} SELECT group_key, count(*)::bigint AS clients, sum(n)::bigint AS responses, \
+                     sum(total_sum)::bigint AS total_sum, sum(total_sum_sq)::bigint AS total_sum_sq, \
+                     sum(below)::bigint AS below_cutoff, sum(ceiling)::bigint AS ceiling FROM ( \
+                       SELECT {key} AS group_key, p.client_id, sum(p.total_n) AS n, sum(p.total_sum) AS total_sum, \
+                       sum(p.total_sum_sq) AS total_sum_sq, sum(p.below_cutoff) AS below, sum(p.ceiling) AS ceiling \
+                       FROM parts p {join} WHERE p.total_n > 0 GROUP BY 1, 2) AS per_client \
+                     GROUP BY 1 ORDER BY 1",
                     parts_clause()
                 );
                 let mut statement = bind_parts(query, org, from, to);
