@@ -123,6 +123,10 @@ impl Server {
             nix::sys::signal::Signal::SIGTERM,
         );
         let _ = self.child.wait();
+        if std::env::var_os("RAPPORT_BENCH_KEEP_DATABASE").is_some() && self.cluster.is_none() {
+            println!("kept database {} (RAPPORT_BENCH_KEEP_DATABASE)", self.database);
+            return;
+        }
         if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database))
                 .execute(&mut admin);

@@ -53,7 +53,7 @@ pub struct ClinicianData {
 }
 
 type Row =
-    (Uuid, Uuid, Uuid, Option<Uuid>, String, String, Option<i32>, DateTime<Utc>, i32, Option<Value>, Option<Value>);
+    (Uuid, Uuid, Uuid, Option<Uuid>, String, String, DateTime<Utc>, i32, Option<Value>, Option<Value>);
 
 impl Database {
     /// Everything the insights of `clinician_id` over `[from, to)` need; `NotFound` when the
@@ -70,7 +70,9 @@ impl Database {
                 let org = actor.organization_id;
                 users::table.find((org, clinician_id)).select(users::id).first::<Uuid>(conn)?;
                 let (_, settings) = super::settings::current(conn, org)?;
-                let rows: Vec<Row> = super::responses::with_session_numbers()
+                // Session numbers come from one index read of the episodes' sessions below: a join
+                // here made PostgreSQL hash every session of the organization.
+                let rows: Vec<Row> = responses::table
                     .filter(responses::organization_id.eq(org))
                     .filter(responses::clinician_id.eq(clinician_id))
                     .filter(responses::voided_at.is_null())
@@ -83,7 +85,6 @@ impl Database {
                         responses::session_id,
                         responses::instrument_key,
                         responses::rater,
-                        sessions::number.nullable(),
                         responses::administered_at,
                         responses::total_hundredths,
                         diesel::dsl::sql::<Nullable<Jsonb>>(
@@ -95,6 +96,26 @@ impl Database {
                         ),
                     ))
                     .load(conn)?;
+                let caseload: Vec<Uuid> = episodes::table
+                    .filter(episodes::organization_id.eq(org))
+                    .filter(episodes::clinician_id.eq(clinician_id))
+                    .select(episodes::id)
+                    .load(conn)?;
+                let mut episode_ids: Vec<Uuid> = caseload.iter().copied().chain(rows.iter().map(|r| r.1)).collect();
+                episode_ids.sort_unstable();
+                episode_ids.dedup();
+                let session_rows: Vec<(Uuid, Uuid, i32, DateTime<Utc>)> = sessions::table
+                    .filter(sessions::organization_id.eq(org))
+                    .filter(sessions::episode_id.eq_any(&episode_ids))
+                    .select((sessions::id, sessions::episode_id, sessions::number, sessions::occurred_at))
+                    .load(conn)?;
+                let numbers: std::collections::HashMap<Uuid, i32> =
+                    session_rows.iter().map(|(id, _, number, _)| (*id, *number)).collect();
+                let caseload: std::collections::HashSet<Uuid> = caseload.into_iter().collect();
+                let session_count = session_rows
+                    .iter()
+                    .filter(|(_, episode, _, at)| caseload.contains(episode) && *at >= from && *at < to)
+                    .count() as i64;
                 let mut responses: Vec<ClinicianResponse> = rows
                     .into_iter()
                     .map(
@@ -105,7 +126,6 @@ impl Database {
                             session_id,
                             instrument_key,
                             rater,
-                            session_number,
                             administered_at,
                             total_hundredths,
                             answers,
@@ -117,7 +137,7 @@ impl Database {
                             session_id,
                             instrument_key,
                             rater,
-                            session_number,
+                            session_number: session_id.and_then(|id| numbers.get(&id).copied()),
                             administered_at,
                             total: f64::from(total_hundredths) / 100.0,
                             answers: answers.unwrap_or(Value::Null),
@@ -127,16 +147,6 @@ impl Database {
                     .collect();
                 responses
                     .sort_by_key(|r| (r.episode_id, r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
-                let caseload = episodes::table
-                    .filter(episodes::organization_id.eq(org))
-                    .filter(episodes::clinician_id.eq(clinician_id))
-                    .select(episodes::id);
-                let in_range = sessions::table
-                    .filter(sessions::organization_id.eq(org))
-                    .filter(sessions::episode_id.eq_any(caseload))
-                    .filter(sessions::occurred_at.ge(from))
-                    .filter(sessions::occurred_at.lt(to));
-                let session_count: i64 = in_range.count().get_result(conn)?;
                 let with_srs: std::collections::BTreeSet<Uuid> = responses
                     .iter()
                     .filter(|r| matches!(r.instrument_key.as_str(), "srs" | "csrs") && r.rater == "client")
