@@ -148,15 +148,43 @@ pub async fn run(
     );
     explain(
         &mut conn,
-        "rest of the organization, one SRS item (insights)",
+        "rest of the organization (insights): alliance_daily, whole days of the year",
         &format!(
-            "SELECT count(v), avg(v), var_samp(v) FROM (SELECT (answers->>'relationship')::float8 / 10.0 AS v FROM responses \
-         WHERE organization_id = '{org}' AND clinician_id <> '{clinician}' AND instrument_key = 'srs' AND rater = 'client' \
-         AND voided_at IS NULL AND administered_at >= '2025-06-01' AND administered_at < '2026-06-01') s"
+            "SELECT sum(srs_n), sum(relationship_sum), sum(relationship_sum_sq), sum(wai_n), sum(goal_sum) FROM alliance_daily \
+         WHERE organization_id = '{org}' AND day >= '2025-06-01' AND day < '2026-06-01' AND clinician_key <> '{clinician}'"
         ),
         &mut plans,
     );
-    explain(&mut conn, "organization analytics group by clinician", &scan_sql, &mut plans);
+    explain(
+        &mut conn,
+        "organization analytics by clinician, sums: alliance_daily",
+        &format!(
+            "SELECT clinician_key, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), sum(ceiling) \
+         FROM alliance_daily WHERE organization_id = '{org}' AND day >= '2025-06-01' AND day < '2026-06-01' GROUP BY 1"
+        ),
+        &mut plans,
+    );
+    explain(
+        &mut conn,
+        "organization analytics by clinician, distinct clients: alliance_clinician_clients",
+        &format!(
+            "SELECT clinician_key, count(*) FROM alliance_clinician_clients WHERE organization_id = '{org}' \
+         AND last_month >= '2025-06-01' AND first_month < '2026-06-01' \
+         AND EXISTS (SELECT 1 FROM unnest(months) AS m WHERE m >= '2025-06-01' AND m < '2026-06-01') GROUP BY 1"
+        ),
+        &mut plans,
+    );
+    explain(
+        &mut conn,
+        "organization analytics by program (per-episode monthly rollup joined to episodes)",
+        &format!(
+            "SELECT e.program, count(DISTINCT r.client_id), sum(r.total_n) FROM alliance_rollup r \
+         JOIN episodes e ON e.organization_id = r.organization_id AND e.id = r.episode_id \
+         WHERE r.organization_id = '{org}' AND r.month >= '2025-06-01' AND r.month < '2026-06-01' AND r.total_n > 0 GROUP BY 1"
+        ),
+        &mut plans,
+    );
+    explain(&mut conn, "baseline: GROUP BY scan of the responses", &scan_sql, &mut plans);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-plans.txt");
     std::fs::write(&path, &plans).unwrap();
     println!("query plans written to {}", path.display());

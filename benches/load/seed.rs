@@ -323,4 +323,8 @@ fn fill_rollups(conn: &mut PgConnection, organization_id: Uuid) {
     .execute(conn)
     .unwrap();
     diesel::sql_query("ANALYZE").execute(conn).unwrap();
+    // Autovacuum would set the visibility map of the settled rollup rows in a running system.
+    diesel::sql_query("VACUUM ANALYZE alliance_rollup, alliance_daily, alliance_clinician_clients")
+        .execute(conn)
+        .unwrap();
 }

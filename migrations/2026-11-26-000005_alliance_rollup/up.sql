@@ -1,6 +1,7 @@
--- Organization analytics and the organization side of clinician insights read a monthly
--- rollup instead of the responses: one narrow row per (month, episode, clinician) with exact
--- integer sums of the SRS/CSRS totals and SRS items, and the WAI-SR subscale item means.
+-- Organization analytics and the organization side of clinician insights read rollups
+-- instead of the responses: one narrow row per (month, episode, clinician), per (day,
+-- clinician) and per clinician–client pair, with exact integer sums of the SRS/CSRS totals and
+-- SRS items, and sums of the WAI-SR subscale item means.
 -- Triggers keep it in step with responses inside the same transaction (insert, void, unvoid,
 -- delete), so every insert path (single, batch, form request) is covered without extra round
 -- trips. Partial months at the edges of a requested range are read from responses with the
@@ -42,6 +43,60 @@ CREATE TABLE alliance_rollup (
     FOREIGN KEY (organization_id, client_id) REFERENCES clients (organization_id, id) ON DELETE CASCADE
 );
 CREATE INDEX alliance_rollup_by_episode ON alliance_rollup (organization_id, episode_id);
+CREATE INDEX alliance_rollup_by_client ON alliance_rollup (organization_id, client_id);
+-- The analytics read of whole months: index-only once the visibility map is set.
+CREATE INDEX alliance_rollup_totals ON alliance_rollup (organization_id, month)
+    INCLUDE (clinician_key, client_id, episode_id, total_n, total_sum, total_sum_sq, below_cutoff, ceiling)
+    WHERE total_n > 0;
+
+-- The same sums per UTC day and clinician, without the episode: what clinician insights
+-- compare against and what analytics by clinician add up (a year is a few rows per clinician
+-- and day; partial days at the edges of a range come from the responses). Concurrent
+-- submissions for one clinician on one day spread over up to 8 shards instead of queueing
+-- on one row; readers add the shards up.
+CREATE TABLE alliance_daily (
+    organization_id        uuid NOT NULL REFERENCES organizations (id),
+    day                    date NOT NULL,
+    clinician_key          uuid NOT NULL,
+    shard                  smallint NOT NULL CHECK (shard BETWEEN 0 AND 7),
+    total_n                integer NOT NULL DEFAULT 0,
+    total_sum              bigint NOT NULL DEFAULT 0,
+    total_sum_sq           bigint NOT NULL DEFAULT 0,
+    below_cutoff           integer NOT NULL DEFAULT 0,
+    ceiling                integer NOT NULL DEFAULT 0,
+    srs_n                  integer NOT NULL DEFAULT 0,
+    relationship_sum       bigint NOT NULL DEFAULT 0,
+    relationship_sum_sq    bigint NOT NULL DEFAULT 0,
+    goals_topics_sum       bigint NOT NULL DEFAULT 0,
+    goals_topics_sum_sq    bigint NOT NULL DEFAULT 0,
+    approach_method_sum    bigint NOT NULL DEFAULT 0,
+    approach_method_sum_sq bigint NOT NULL DEFAULT 0,
+    overall_sum            bigint NOT NULL DEFAULT 0,
+    overall_sum_sq         bigint NOT NULL DEFAULT 0,
+    wai_n                  integer NOT NULL DEFAULT 0,
+    goal_sum               double precision NOT NULL DEFAULT 0,
+    goal_sum_sq            double precision NOT NULL DEFAULT 0,
+    task_sum               double precision NOT NULL DEFAULT 0,
+    task_sum_sq            double precision NOT NULL DEFAULT 0,
+    bond_sum               double precision NOT NULL DEFAULT 0,
+    bond_sum_sq            double precision NOT NULL DEFAULT 0,
+    PRIMARY KEY (organization_id, day, clinician_key, shard)
+);
+
+-- Which clients each clinician had a client-rated SRS/CSRS from, and in which months (sorted,
+-- distinct): distinct clients per clinician over a range without touching a row per month.
+CREATE TABLE alliance_clinician_clients (
+    organization_id uuid NOT NULL,
+    clinician_key   uuid NOT NULL,
+    client_id       uuid NOT NULL,
+    months          date[] NOT NULL,
+    first_month     date GENERATED ALWAYS AS (months[1]) STORED,
+    last_month      date GENERATED ALWAYS AS (months[array_upper(months, 1)]) STORED,
+    PRIMARY KEY (organization_id, clinician_key, client_id),
+    FOREIGN KEY (organization_id, client_id) REFERENCES clients (organization_id, id) ON DELETE CASCADE
+);
+CREATE INDEX alliance_clinician_clients_recent ON alliance_clinician_clients (organization_id, last_month)
+    INCLUDE (first_month, clinician_key, client_id);
 
 -- The SRS cutoff in force for an organization (settings version 0 = the documented default,
 -- 36 with "<"), in hundredths, and whether a total equal to it counts as below.
@@ -96,8 +151,12 @@ CREATE FUNCTION alliance_rollup_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     r responses;
     adding boolean;
+    v_sign integer;
     cut record;
     c alliance_rollup;
+    v_day date;
+    v_shard smallint;
+    v_day_key integer;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         r := NEW; adding := NEW.voided_at IS NULL;
@@ -115,11 +174,14 @@ BEGIN
     IF r.rater <> 'client' OR r.instrument_key NOT IN ('srs', 'csrs', 'wai-sr') THEN
         RETURN NULL;
     END IF;
+    v_sign := CASE WHEN adding THEN 1 ELSE -1 END;
     PERFORM pg_advisory_xact_lock_shared(alliance_rollup_lock_key(r.organization_id));
     SELECT * INTO cut FROM alliance_cutoff(r.organization_id);
     SELECT * INTO c FROM alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id,
         r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores,
         cut.cutoff_hundredths, cut.inclusive);
+
+    -- Monthly, per episode.
     IF adding THEN
         INSERT INTO alliance_rollup VALUES (c.*)
         ON CONFLICT (organization_id, month, episode_id, clinician_key) DO UPDATE SET
@@ -171,6 +233,65 @@ BEGIN
         WHERE organization_id = c.organization_id AND month = c.month
           AND episode_id = c.episode_id AND clinician_key = c.clinician_key;
     END IF;
+
+    -- Daily, per clinician: the first shard no concurrent transaction holds.
+    v_day := (r.administered_at AT TIME ZONE 'UTC')::date;
+    v_shard := 0;
+    IF adding THEN
+        v_day_key := hashtext('alliance_daily:' || r.organization_id::text || v_day::text || c.clinician_key::text);
+        FOR candidate IN 0..7 LOOP
+            IF pg_try_advisory_xact_lock(v_day_key, candidate) THEN
+                v_shard := candidate;
+                EXIT;
+            END IF;
+        END LOOP;
+    END IF;
+    INSERT INTO alliance_daily (organization_id, day, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
+    VALUES (c.organization_id, v_day, c.clinician_key, v_shard, v_sign * c.total_n, v_sign * c.total_sum, v_sign * c.total_sum_sq, v_sign * c.below_cutoff, v_sign * c.ceiling, v_sign * c.srs_n, v_sign * c.relationship_sum, v_sign * c.relationship_sum_sq, v_sign * c.goals_topics_sum, v_sign * c.goals_topics_sum_sq, v_sign * c.approach_method_sum, v_sign * c.approach_method_sum_sq, v_sign * c.overall_sum, v_sign * c.overall_sum_sq, v_sign * c.wai_n, v_sign * c.goal_sum, v_sign * c.goal_sum_sq, v_sign * c.task_sum, v_sign * c.task_sum_sq, v_sign * c.bond_sum, v_sign * c.bond_sum_sq)
+    ON CONFLICT (organization_id, day, clinician_key, shard) DO UPDATE SET
+            total_n = alliance_daily.total_n + EXCLUDED.total_n,
+            total_sum = alliance_daily.total_sum + EXCLUDED.total_sum,
+            total_sum_sq = alliance_daily.total_sum_sq + EXCLUDED.total_sum_sq,
+            below_cutoff = alliance_daily.below_cutoff + EXCLUDED.below_cutoff,
+            ceiling = alliance_daily.ceiling + EXCLUDED.ceiling,
+            srs_n = alliance_daily.srs_n + EXCLUDED.srs_n,
+            relationship_sum = alliance_daily.relationship_sum + EXCLUDED.relationship_sum,
+            relationship_sum_sq = alliance_daily.relationship_sum_sq + EXCLUDED.relationship_sum_sq,
+            goals_topics_sum = alliance_daily.goals_topics_sum + EXCLUDED.goals_topics_sum,
+            goals_topics_sum_sq = alliance_daily.goals_topics_sum_sq + EXCLUDED.goals_topics_sum_sq,
+            approach_method_sum = alliance_daily.approach_method_sum + EXCLUDED.approach_method_sum,
+            approach_method_sum_sq = alliance_daily.approach_method_sum_sq + EXCLUDED.approach_method_sum_sq,
+            overall_sum = alliance_daily.overall_sum + EXCLUDED.overall_sum,
+            overall_sum_sq = alliance_daily.overall_sum_sq + EXCLUDED.overall_sum_sq,
+            wai_n = alliance_daily.wai_n + EXCLUDED.wai_n,
+            goal_sum = alliance_daily.goal_sum + EXCLUDED.goal_sum,
+            goal_sum_sq = alliance_daily.goal_sum_sq + EXCLUDED.goal_sum_sq,
+            task_sum = alliance_daily.task_sum + EXCLUDED.task_sum,
+            task_sum_sq = alliance_daily.task_sum_sq + EXCLUDED.task_sum_sq,
+            bond_sum = alliance_daily.bond_sum + EXCLUDED.bond_sum,
+            bond_sum_sq = alliance_daily.bond_sum_sq + EXCLUDED.bond_sum_sq;
+
+    -- Months of the clinician–client pair.
+    IF c.total_n > 0 THEN
+        IF adding THEN
+            INSERT INTO alliance_clinician_clients (organization_id, clinician_key, client_id, months)
+            VALUES (c.organization_id, c.clinician_key, c.client_id, ARRAY[c.month])
+            ON CONFLICT (organization_id, clinician_key, client_id) DO UPDATE SET
+                months = ARRAY(SELECT DISTINCT m FROM unnest(alliance_clinician_clients.months || EXCLUDED.months) AS m ORDER BY m)
+            WHERE NOT (EXCLUDED.months[1] = ANY (alliance_clinician_clients.months));
+        ELSE
+            -- Lock the pair first, so the recount below sees every committed change to it.
+            PERFORM 1 FROM alliance_clinician_clients
+            WHERE organization_id = c.organization_id AND clinician_key = c.clinician_key AND client_id = c.client_id
+            FOR UPDATE;
+            UPDATE alliance_clinician_clients SET months = ARRAY(
+                SELECT DISTINCT month FROM alliance_rollup
+                WHERE organization_id = c.organization_id AND client_id = c.client_id
+                  AND clinician_key = c.clinician_key AND total_n > 0
+                ORDER BY month)
+            WHERE organization_id = c.organization_id AND clinician_key = c.clinician_key AND client_id = c.client_id;
+        END IF;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -179,7 +300,7 @@ CREATE TRIGGER alliance_rollup_maintenance
     AFTER INSERT OR DELETE OR UPDATE OF voided_at ON responses
     FOR EACH ROW EXECUTE FUNCTION alliance_rollup_apply();
 
--- Recomputes an organization's rollup from its responses: after a change of the SRS cutoff
+-- Recomputes an organization's rollups from its responses: after a change of the SRS cutoff
 -- (below_cutoff depends on it), and after bulk loads that bypass the trigger.
 CREATE FUNCTION alliance_rollup_rebuild(org uuid) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -188,15 +309,10 @@ BEGIN
     PERFORM pg_advisory_xact_lock(alliance_rollup_lock_key(org));
     SELECT * INTO cut FROM alliance_cutoff(org);
     DELETE FROM alliance_rollup WHERE organization_id = org;
+    DELETE FROM alliance_daily WHERE organization_id = org;
+    DELETE FROM alliance_clinician_clients WHERE organization_id = org;
     INSERT INTO alliance_rollup
-    SELECT c.organization_id, c.month, c.episode_id, c.clinician_key, c.client_id,
-           sum(c.total_n), sum(c.total_sum), sum(c.total_sum_sq), sum(c.below_cutoff), sum(c.ceiling),
-           sum(c.srs_n), sum(c.relationship_sum), sum(c.relationship_sum_sq),
-           sum(c.goals_topics_sum), sum(c.goals_topics_sum_sq),
-           sum(c.approach_method_sum), sum(c.approach_method_sum_sq),
-           sum(c.overall_sum), sum(c.overall_sum_sq),
-           sum(c.wai_n), sum(c.goal_sum), sum(c.goal_sum_sq), sum(c.task_sum), sum(c.task_sum_sq),
-           sum(c.bond_sum), sum(c.bond_sum_sq)
+    SELECT c.organization_id, c.month, c.episode_id, c.clinician_key, c.client_id, sum(c.total_n), sum(c.total_sum), sum(c.total_sum_sq), sum(c.below_cutoff), sum(c.ceiling), sum(c.srs_n), sum(c.relationship_sum), sum(c.relationship_sum_sq), sum(c.goals_topics_sum), sum(c.goals_topics_sum_sq), sum(c.approach_method_sum), sum(c.approach_method_sum_sq), sum(c.overall_sum), sum(c.overall_sum_sq), sum(c.wai_n), sum(c.goal_sum), sum(c.goal_sum_sq), sum(c.task_sum), sum(c.task_sum_sq), sum(c.bond_sum), sum(c.bond_sum_sq)
     FROM responses r
     CROSS JOIN LATERAL alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id,
         r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores,
@@ -204,6 +320,19 @@ BEGIN
     WHERE r.organization_id = org AND r.voided_at IS NULL AND r.rater = 'client'
       AND r.instrument_key IN ('srs', 'csrs', 'wai-sr')
     GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO alliance_daily (organization_id, day, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
+    SELECT c.organization_id, (r.administered_at AT TIME ZONE 'UTC')::date, c.clinician_key, 0, sum(c.total_n), sum(c.total_sum), sum(c.total_sum_sq), sum(c.below_cutoff), sum(c.ceiling), sum(c.srs_n), sum(c.relationship_sum), sum(c.relationship_sum_sq), sum(c.goals_topics_sum), sum(c.goals_topics_sum_sq), sum(c.approach_method_sum), sum(c.approach_method_sum_sq), sum(c.overall_sum), sum(c.overall_sum_sq), sum(c.wai_n), sum(c.goal_sum), sum(c.goal_sum_sq), sum(c.task_sum), sum(c.task_sum_sq), sum(c.bond_sum), sum(c.bond_sum_sq)
+    FROM responses r
+    CROSS JOIN LATERAL alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id,
+        r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores,
+        cut.cutoff_hundredths, cut.inclusive) AS c
+    WHERE r.organization_id = org AND r.voided_at IS NULL AND r.rater = 'client'
+      AND r.instrument_key IN ('srs', 'csrs', 'wai-sr')
+    GROUP BY 1, 2, 3;
+    INSERT INTO alliance_clinician_clients (organization_id, clinician_key, client_id, months)
+    SELECT organization_id, clinician_key, client_id, array_agg(DISTINCT month ORDER BY month)
+    FROM alliance_rollup WHERE organization_id = org AND total_n > 0
+    GROUP BY 1, 2, 3;
 END
 $$;
 

@@ -16,7 +16,7 @@
 //! response in range (jsonb rows, all instruments).
 
 use super::DbError;
-use crate::domain::analytics::{MonthSplit, split_into_months};
+use crate::domain::analytics::{PeriodSplit, split_into_days, split_into_months};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -29,6 +29,31 @@ const COLUMNS: &str = "month, episode_id, clinician_key, client_id, total_n, tot
     ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, \
     approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, \
     bond_sum, bond_sum_sq";
+
+/// The columns of `alliance_daily` rows.
+const DAILY_COLUMNS: &str = "clinician_key, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, \
+    relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, \
+    approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, \
+    bond_sum, bond_sum_sq";
+
+/// Responses that count for the rollups, per-row contributions joined in (`c`), restricted to
+/// the intervals bound at `$edge` … `$edge + 3`.
+fn edge_contributions(edge: usize) -> String {
+    format!(
+        "responses r CROSS JOIN cut \
+         CROSS JOIN LATERAL alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id, \
+           r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores, \
+           cut.cutoff_hundredths, cut.inclusive) AS c \
+         WHERE r.organization_id = $1 AND r.voided_at IS NULL AND r.rater = 'client' \
+           AND r.instrument_key IN ('srs', 'csrs', 'wai-sr') \
+           AND ((r.administered_at >= ${} AND r.administered_at < ${}) \
+             OR (r.administered_at >= ${} AND r.administered_at < ${}))",
+        edge,
+        edge + 1,
+        edge + 2,
+        edge + 3
+    )
+}
 
 /// The nil UUID the rollup keys "no clinician" with.
 pub const NO_CLINICIAN: &str = "00000000-0000-0000-0000-000000000000";
@@ -43,14 +68,8 @@ pub fn parts_clause() -> String {
         "WITH cut AS (SELECT * FROM alliance_cutoff($1)), parts AS ( \
            SELECT {COLUMNS} FROM alliance_rollup WHERE organization_id = $1 AND month >= $2 AND month < $3 \
            UNION ALL \
-           SELECT {edge_columns} FROM responses r CROSS JOIN cut \
-           CROSS JOIN LATERAL alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id, \
-             r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores, \
-             cut.cutoff_hundredths, cut.inclusive) AS c \
-           WHERE r.organization_id = $1 AND r.voided_at IS NULL AND r.rater = 'client' \
-             AND r.instrument_key IN ('srs', 'csrs', 'wai-sr') \
-             AND ((r.administered_at >= $4 AND r.administered_at < $5) \
-               OR (r.administered_at >= $6 AND r.administered_at < $7)))"
+           SELECT {edge_columns} FROM {})",
+        edge_contributions(4)
     )
 }
 
@@ -61,16 +80,63 @@ pub fn bind_parts(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
-    let MonthSplit { first_month, end_month, head, tail } = split_into_months(from, to);
-    diesel::sql_query(sql)
-        .into_boxed()
-        .bind::<SqlUuid, _>(organization_id)
-        .bind::<Date, NaiveDate>(first_month)
-        .bind::<Date, NaiveDate>(end_month)
+    bind_split(diesel::sql_query(sql).into_boxed().bind::<SqlUuid, _>(organization_id), split_into_months(from, to))
+}
+
+/// A `WITH cut AS (…), daily AS (…)` clause: per-clinician sums of `[from, to)`, one row per
+/// (day, clinician, shard) for whole UTC days and one per response for the partial days at
+/// the edges. Binds `$1`–`$7` like [`parts_clause`], by day ([`bind_daily`]).
+pub fn daily_clause() -> String {
+    let edge_columns: String = DAILY_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "WITH cut AS (SELECT * FROM alliance_cutoff($1)), daily AS ( \
+           SELECT {DAILY_COLUMNS} FROM alliance_daily WHERE organization_id = $1 AND day >= $2 AND day < $3 \
+           UNION ALL \
+           SELECT {edge_columns} FROM {})",
+        edge_contributions(4)
+    )
+}
+
+/// Binds `$1`–`$7` of [`daily_clause`].
+pub fn bind_daily(
+    sql: String,
+    organization_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
+    bind_split(diesel::sql_query(sql).into_boxed().bind::<SqlUuid, _>(organization_id), split_into_days(from, to))
+}
+
+/// Binds a split's whole periods and its two edges (six parameters).
+pub fn bind_split(
+    query: BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery>,
+    split: PeriodSplit,
+) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
+    let PeriodSplit { first, end, head, tail } = split;
+    query
+        .bind::<Date, NaiveDate>(first)
+        .bind::<Date, NaiveDate>(end)
         .bind::<Timestamptz, _>(head.0)
         .bind::<Timestamptz, _>(head.1)
         .bind::<Timestamptz, _>(tail.0)
         .bind::<Timestamptz, _>(tail.1)
+}
+
+/// Distinct clients per clinician with a client-rated SRS/CSRS in `[from, to)`: the pairs of
+/// `alliance_clinician_clients` with a whole month in range, plus the pairs of the responses
+/// in the partial months at the edges. A `pairs (clinician_key, client_id)` clause to append
+/// after [`daily_clause`]; binds `$8`–`$13` ([`bind_split`] of [`split_into_months`]).
+pub fn clinician_clients_clause() -> &'static str {
+    ", pairs AS ( \
+       SELECT clinician_key, client_id FROM alliance_clinician_clients \
+       WHERE organization_id = $1 AND last_month >= $8 AND first_month < $9 \
+         AND EXISTS (SELECT 1 FROM unnest(months) AS m WHERE m >= $8 AND m < $9) \
+       UNION \
+       SELECT coalesce(r.clinician_id, '00000000-0000-0000-0000-000000000000'::uuid), r.client_id FROM responses r \
+       WHERE r.organization_id = $1 AND r.voided_at IS NULL AND r.rater = 'client' \
+         AND r.instrument_key IN ('srs', 'csrs') \
+         AND ((r.administered_at >= $10 AND r.administered_at < $11) \
+           OR (r.administered_at >= $12 AND r.administered_at < $13)))"
 }
 
 /// Recomputes the organization's rollup from its responses (after a change of the SRS

@@ -6,11 +6,14 @@
 //! analytics aggregate the rollup rows of the range, grouped by the requested key. See
 //! [`super::alliance_rollup`] for the plans.
 
-use super::alliance_rollup::{NO_CLINICIAN, bind_parts, parts_clause};
+use super::alliance_rollup::{
+    NO_CLINICIAN, bind_daily, bind_parts, bind_split, clinician_clients_clause, daily_clause, parts_clause,
+};
 use super::audit::Actor;
 use super::schema::{episodes, responses, sessions, users};
 use super::{Database, DbError};
 use crate::domain::analytics::moments_from_sums;
+use crate::domain::analytics::split_into_months;
 use crate::domain::settings::OrganizationSettings;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -52,8 +55,7 @@ pub struct ClinicianData {
     pub organization: Vec<(String, Summary)>,
 }
 
-type Row =
-    (Uuid, Uuid, Uuid, Option<Uuid>, String, String, DateTime<Utc>, i32, Option<Value>, Option<Value>);
+type Row = (Uuid, Uuid, Uuid, Option<Uuid>, String, String, DateTime<Utc>, i32, Option<Value>, Option<Value>);
 
 impl Database {
     /// Everything the insights of `clinician_id` over `[from, to)` need; `NotFound` when the
@@ -175,7 +177,7 @@ impl Database {
 
 /// Count, mean and variance of every SRS item and WAI-SR subscale item mean over the rest of
 /// the organization (everyone but `clinician`, including responses with no clinician), from
-/// the sums in `alliance_rollup`.
+/// the per-day sums in `alliance_daily`.
 fn rest_of_organization(
     conn: &mut PgConnection,
     org: Uuid,
@@ -262,37 +264,54 @@ impl Database {
             conn.transaction(|conn| {
                 let org = actor.organization_id;
                 let (_, settings) = super::settings::current(conn, org)?;
-                let (key, join) = match &group_by {
-                    GroupBy::Clinician => (format!("NULLIF(p.clinician_key, '{NO_CLINICIAN}'::uuid)::text"), ""),
-                    GroupBy::Program => {
-                        ("e.program".to_owned(), "JOIN episodes e ON e.organization_id = $1 AND e.id = p.episode_id")
+                // `below_cutoff` was counted with the cutoff in force (a cutoff change rebuilds the rollups).
+                let statement = if let GroupBy::Clinician = group_by {
+                    // Sums from the per-day table, distinct clients from the clinician–client pairs.
+                    let query = format!(
+                        "{}{} SELECT NULLIF(m.clinician_key, '{NO_CLINICIAN}'::uuid)::text AS group_key, \
+                         coalesce(cl.clients, 0)::bigint AS clients, m.responses, m.total_sum, m.total_sum_sq, \
+                         m.below_cutoff, m.ceiling FROM ( \
+                           SELECT clinician_key, sum(total_n)::bigint AS responses, sum(total_sum)::bigint AS total_sum, \
+                           sum(total_sum_sq)::bigint AS total_sum_sq, sum(below_cutoff)::bigint AS below_cutoff, \
+                           sum(ceiling)::bigint AS ceiling FROM daily GROUP BY 1 HAVING sum(total_n) > 0) AS m \
+                         LEFT JOIN (SELECT clinician_key, count(*) AS clients FROM pairs GROUP BY 1) AS cl \
+                           USING (clinician_key) \
+                         ORDER BY 1",
+                        daily_clause(),
+                        clinician_clients_clause()
+                    );
+                    bind_split(bind_daily(query, org, from, to), split_into_months(from, to))
+                } else {
+                    let (key, join) = match &group_by {
+                        GroupBy::Program => {
+                            ("e.program", "JOIN episodes e ON e.organization_id = $1 AND e.id = p.episode_id")
+                        }
+                        GroupBy::AgeGroup => {
+                            ("c.age_group", "JOIN clients c ON c.organization_id = $1 AND c.id = p.client_id")
+                        }
+                        GroupBy::Attribute(_) => {
+                            ("c.attributes->>$8", "JOIN clients c ON c.organization_id = $1 AND c.id = p.client_id")
+                        }
+                        GroupBy::Month | GroupBy::Clinician => ("to_char(p.month, 'YYYY-MM')", ""),
+                    };
+                    // Two hash aggregations (per group and client, then per group) instead of a
+                    // sorted count(DISTINCT client_id).
+                    let query = format!(
+                        "{} SELECT group_key, count(*)::bigint AS clients, sum(n)::bigint AS responses, \
+                         sum(total_sum)::bigint AS total_sum, sum(total_sum_sq)::bigint AS total_sum_sq, \
+                         sum(below)::bigint AS below_cutoff, sum(ceiling)::bigint AS ceiling FROM ( \
+                           SELECT {key} AS group_key, p.client_id, sum(p.total_n) AS n, sum(p.total_sum) AS total_sum, \
+                           sum(p.total_sum_sq) AS total_sum_sq, sum(p.below_cutoff) AS below, sum(p.ceiling) AS ceiling \
+                           FROM parts p {join} WHERE p.total_n > 0 GROUP BY 1, 2) AS per_client \
+                         GROUP BY 1 ORDER BY 1",
+                        parts_clause()
+                    );
+                    let mut statement = bind_parts(query, org, from, to);
+                    if let GroupBy::Attribute(name) = &group_by {
+                        statement = statement.bind::<Text, _>(name.clone());
                     }
-                    GroupBy::Month => ("to_char(p.month, 'YYYY-MM')".to_owned(), ""),
-                    GroupBy::AgeGroup => {
-                        ("c.age_group".to_owned(), "JOIN clients c ON c.organization_id = $1 AND c.id = p.client_id")
-                    }
-                    GroupBy::Attribute(_) => (
-                        "c.attributes->>$8".to_owned(),
-                        "JOIN clients c ON c.organization_id = $1 AND c.id = p.client_id",
-                    ),
+                    statement
                 };
-                // `below_cutoff` was counted with the cutoff in force (a cutoff change rebuilds the rollup).
-                // Two hash aggregations (per group and client, then per group) instead of a
-                // sorted count(DISTINCT client_id).
-                let query = format!(
-                    "{} SELECT group_key, count(*)::bigint AS clients, sum(n)::bigint AS responses, \
-                     sum(total_sum)::bigint AS total_sum, sum(total_sum_sq)::bigint AS total_sum_sq, \
-                     sum(below)::bigint AS below_cutoff, sum(ceiling)::bigint AS ceiling FROM ( \
-                       SELECT {key} AS group_key, p.client_id, sum(p.total_n) AS n, sum(p.total_sum) AS total_sum, \
-                       sum(p.total_sum_sq) AS total_sum_sq, sum(p.below_cutoff) AS below, sum(p.ceiling) AS ceiling \
-                       FROM parts p {join} WHERE p.total_n > 0 GROUP BY 1, 2) AS per_client \
-                     GROUP BY 1 ORDER BY 1",
-                    parts_clause()
-                );
-                let mut statement = bind_parts(query, org, from, to);
-                if let GroupBy::Attribute(name) = &group_by {
-                    statement = statement.bind::<Text, _>(name.clone());
-                }
                 let groups: Vec<AllianceGroup> = statement.load(conn)?;
                 actor.record(
                     conn,

@@ -12,6 +12,47 @@ diesel::table! {
 }
 
 diesel::table! {
+    alliance_clinician_clients (organization_id, clinician_key, client_id) {
+        organization_id -> Uuid,
+        clinician_key -> Uuid,
+        client_id -> Uuid,
+        months -> Array<Date>,
+        first_month -> Nullable<Date>,
+        last_month -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    alliance_daily (organization_id, day, clinician_key, shard) {
+        organization_id -> Uuid,
+        day -> Date,
+        clinician_key -> Uuid,
+        shard -> Int2,
+        total_n -> Int4,
+        total_sum -> Int8,
+        total_sum_sq -> Int8,
+        below_cutoff -> Int4,
+        ceiling -> Int4,
+        srs_n -> Int4,
+        relationship_sum -> Int8,
+        relationship_sum_sq -> Int8,
+        goals_topics_sum -> Int8,
+        goals_topics_sum_sq -> Int8,
+        approach_method_sum -> Int8,
+        approach_method_sum_sq -> Int8,
+        overall_sum -> Int8,
+        overall_sum_sq -> Int8,
+        wai_n -> Int4,
+        goal_sum -> Float8,
+        goal_sum_sq -> Float8,
+        task_sum -> Float8,
+        task_sum_sq -> Float8,
+        bond_sum -> Float8,
+        bond_sum_sq -> Float8,
+    }
+}
+
+diesel::table! {
     alliance_rollup (organization_id, month, episode_id, clinician_key) {
         organization_id -> Uuid,
         month -> Date,
@@ -295,6 +336,7 @@ diesel::table! {
 }
 
 diesel::joinable!(alliance_change_stats -> organizations (organization_id));
+diesel::joinable!(alliance_daily -> organizations (organization_id));
 diesel::joinable!(clients -> organizations (organization_id));
 diesel::joinable!(idempotency_keys -> organizations (organization_id));
 diesel::joinable!(instruments -> organizations (organization_id));
@@ -304,6 +346,8 @@ diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     alliance_change_stats,
+    alliance_clinician_clients,
+    alliance_daily,
     alliance_rollup,
     audit_events,
     clients,

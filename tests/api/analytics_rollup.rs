@@ -45,6 +45,22 @@ fn rollup_rows(conn: &mut PgConnection, organization_id: &str) -> Vec<RollupRow>
     .unwrap()
 }
 
+/// The organization's per-day sums (shards added up) and clinician–client months, as text.
+fn daily_and_pair_rows(conn: &mut PgConnection, organization_id: &str) -> Vec<RollupRow> {
+    diesel::sql_query(format!(
+        "SELECT concat_ws(' ', day, clinician_key, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), \
+           sum(ceiling), sum(srs_n), sum(relationship_sum), sum(overall_sum_sq), sum(wai_n), round(sum(goal_sum)::numeric, 9)) AS row \
+         FROM alliance_daily WHERE organization_id = '{organization_id}' GROUP BY day, clinician_key \
+         HAVING sum(total_n) <> 0 OR sum(wai_n) <> 0 \
+         UNION ALL \
+         SELECT concat_ws(' ', 'pair', clinician_key, client_id, months::text) FROM alliance_clinician_clients \
+         WHERE organization_id = '{organization_id}' AND cardinality(months) > 0 \
+         ORDER BY 1"
+    ))
+    .load(conn)
+    .unwrap()
+}
+
 #[tokio::test]
 async fn analytics_are_exact_for_ranges_cutting_through_months_and_follow_voids_and_cutoff_changes() {
     let app = spawn_app().await;
@@ -115,8 +131,12 @@ async fn analytics_are_exact_for_ranges_cutting_through_months_and_follow_voids_
     let mut conn = app.database.connect();
     let kept = rollup_rows(&mut conn, &organization);
     assert_eq!(kept.len(), 2, "January and March of one episode; February, emptied by the void, is left out");
+    let kept_daily = daily_and_pair_rows(&mut conn, &organization);
+    assert_eq!(kept_daily.len(), 5, "four days with an SRS and one clinician–client pair: {kept_daily:?}");
+    assert!(kept_daily.iter().any(|r| r.row.ends_with("{2026-01-01,2026-03-01}")), "{kept_daily:?}");
     diesel::sql_query(format!("SELECT alliance_rollup_rebuild('{organization}')")).execute(&mut conn).unwrap();
     assert_eq!(kept, rollup_rows(&mut conn, &organization));
+    assert_eq!(kept_daily, daily_and_pair_rows(&mut conn, &organization));
 }
 
 #[tokio::test]
@@ -184,4 +204,28 @@ async fn erasing_a_client_removes_their_rollup_rows() {
     assert!(erased.status().is_success(), "{}", erased.status());
     assert!(rollup_rows(&mut conn, &organization).is_empty());
     assert!(analytics(&app, &care, "clinician", "2026-01-01T00:00:00Z", "2026-12-01T00:00:00Z").await.is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_submissions_for_one_clinician_and_day_add_up_across_shards() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Concurrent Rollup Clinic").await;
+    let mut sessions = Vec::new();
+    for _ in 0..12 {
+        sessions.push(care.new_session(&app).await);
+    }
+    let submissions = sessions.iter().map(|session| {
+        let mut body = srs(session, [9.0; 4]);
+        body["administered_at"] = json!("2026-03-04T10:00:00Z");
+        let (app, token) = (&app, care.admin.token.clone());
+        async move { submit(app, &token, &body).await }
+    });
+    futures_util::future::join_all(submissions).await;
+    let group = &analytics(&app, &care, "clinician", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z").await[0];
+    assert_eq!((group["responses"].clone(), group["mean_srs"]["mean"].clone()), (json!(12), json!(36.0)));
+    let organization = care.admin.organization_id.to_string();
+    let mut conn = app.database.connect();
+    let kept = daily_and_pair_rows(&mut conn, &organization);
+    diesel::sql_query(format!("SELECT alliance_rollup_rebuild('{organization}')")).execute(&mut conn).unwrap();
+    assert_eq!(kept, daily_and_pair_rows(&mut conn, &organization));
 }

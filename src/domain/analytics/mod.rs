@@ -25,7 +25,7 @@ pub use insights::{
     Agreement, AreaComparison, AreasForGrowth, OutcomeSummary, agreement, areas_for_growth, effect_size,
     low_reliability, outcome_summary, rate_per_100, share,
 };
-pub use periods::{MonthSplit, split_into_months};
+pub use periods::{PeriodSplit, split_into_days, split_into_months};
 pub use reliable_change::{
     ChangeAssessment, ChangeClass, ClinicalRange, ClinicalWhen, Direction, classify, jacobson_truax_rci,
 };

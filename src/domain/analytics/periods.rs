@@ -1,19 +1,19 @@
-//! Splitting a reporting range into the whole calendar months a monthly rollup answers and
-//! the partial months at its edges, which must be read from the responses themselves.
-//! Months are UTC calendar months, as in the rollup.
+//! Splitting a reporting range into the whole UTC calendar months (or days) a rollup answers
+//! and the partial periods at its edges, which must be read from the responses themselves.
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
-/// `[from, to)` as whole months `[first_month, end_month)` plus up to two edge intervals.
+/// `[from, to)` as whole periods `[first, end)` (each named by its first day) plus up to two
+/// edge intervals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MonthSplit {
-    /// First day of the first whole month; equal to `end_month` when there is none.
-    pub first_month: NaiveDate,
-    /// First day of the month after the last whole month.
-    pub end_month: NaiveDate,
-    /// The part before the first whole month (empty when `from` starts a month).
+pub struct PeriodSplit {
+    /// First day of the first whole period; equal to `end` when there is none.
+    pub first: NaiveDate,
+    /// First day of the period after the last whole one.
+    pub end: NaiveDate,
+    /// The part before the first whole period (empty when `from` starts one).
     pub head: (DateTime<Utc>, DateTime<Utc>),
-    /// The part after the last whole month (empty when `to` starts a month).
+    /// The part after the last whole period (empty when `to` starts one).
     pub tail: (DateTime<Utc>, DateTime<Utc>),
 }
 
@@ -29,15 +29,29 @@ fn midnight(day: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
 }
 
-/// Splits `[from, to)` (`from < to`).
-pub fn split_into_months(from: DateTime<Utc>, to: DateTime<Utc>) -> MonthSplit {
-    let first = if midnight(month_start(from)) == from { month_start(from) } else { next_month(month_start(from)) };
-    let end = month_start(to);
+fn split(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    start_of: fn(DateTime<Utc>) -> NaiveDate,
+    next: fn(NaiveDate) -> NaiveDate,
+) -> PeriodSplit {
+    let first = if midnight(start_of(from)) == from { start_of(from) } else { next(start_of(from)) };
+    let end = start_of(to);
     if first >= end {
-        // No whole month inside: everything is one edge.
-        return MonthSplit { first_month: first, end_month: first, head: (from, to), tail: (to, to) };
+        // No whole period inside: everything is one edge.
+        return PeriodSplit { first, end: first, head: (from, to), tail: (to, to) };
     }
-    MonthSplit { first_month: first, end_month: end, head: (from, midnight(first)), tail: (midnight(end), to) }
+    PeriodSplit { first, end, head: (from, midnight(first)), tail: (midnight(end), to) }
+}
+
+/// Splits `[from, to)` (`from < to`) into whole UTC calendar months and edges.
+pub fn split_into_months(from: DateTime<Utc>, to: DateTime<Utc>) -> PeriodSplit {
+    split(from, to, month_start, next_month)
+}
+
+/// Splits `[from, to)` (`from < to`) into whole UTC days and edges.
+pub fn split_into_days(from: DateTime<Utc>, to: DateTime<Utc>) -> PeriodSplit {
+    split(from, to, |at| at.date_naive(), |day| day.succ_opt().expect("within chrono's range"))
 }
 
 #[cfg(test)]
@@ -55,7 +69,7 @@ mod tests {
     #[test]
     fn a_month_aligned_range_is_all_whole_months() {
         let split = split_into_months(at("2025-06-01T00:00:00Z"), at("2026-06-01T00:00:00Z"));
-        assert_eq!((split.first_month, split.end_month), (day("2025-06-01"), day("2026-06-01")));
+        assert_eq!((split.first, split.end), (day("2025-06-01"), day("2026-06-01")));
         assert_eq!(split.head.0, split.head.1);
         assert_eq!(split.tail.0, split.tail.1);
     }
@@ -63,7 +77,7 @@ mod tests {
     #[test]
     fn partial_months_become_edges() {
         let split = split_into_months(at("2025-06-15T08:30:00Z"), at("2025-09-03T12:00:00Z"));
-        assert_eq!((split.first_month, split.end_month), (day("2025-07-01"), day("2025-09-01")));
+        assert_eq!((split.first, split.end), (day("2025-07-01"), day("2025-09-01")));
         assert_eq!(split.head, (at("2025-06-15T08:30:00Z"), at("2025-07-01T00:00:00Z")));
         assert_eq!(split.tail, (at("2025-09-01T00:00:00Z"), at("2025-09-03T12:00:00Z")));
     }
@@ -71,7 +85,7 @@ mod tests {
     #[test]
     fn a_range_inside_one_month_is_one_edge() {
         let split = split_into_months(at("2025-06-15T00:00:00Z"), at("2025-06-20T00:00:00Z"));
-        assert_eq!(split.first_month, split.end_month);
+        assert_eq!(split.first, split.end);
         assert_eq!(split.head, (at("2025-06-15T00:00:00Z"), at("2025-06-20T00:00:00Z")));
         assert_eq!(split.tail.0, split.tail.1);
     }
@@ -79,14 +93,32 @@ mod tests {
     #[test]
     fn a_range_across_one_boundary_without_a_whole_month_is_one_edge() {
         let split = split_into_months(at("2025-06-20T00:00:00Z"), at("2025-07-10T00:00:00Z"));
-        assert_eq!(split.first_month, split.end_month);
+        assert_eq!(split.first, split.end);
         assert_eq!(split.head, (at("2025-06-20T00:00:00Z"), at("2025-07-10T00:00:00Z")));
+    }
+
+    #[test]
+    fn days_split_at_midnight_utc() {
+        let split = split_into_days(at("2025-06-15T08:30:00Z"), at("2025-06-18T12:00:00Z"));
+        assert_eq!((split.first, split.end), (day("2025-06-16"), day("2025-06-18")));
+        assert_eq!(split.head, (at("2025-06-15T08:30:00Z"), at("2025-06-16T00:00:00Z")));
+        assert_eq!(split.tail, (at("2025-06-18T00:00:00Z"), at("2025-06-18T12:00:00Z")));
+        let aligned = split_into_days(at("2025-06-15T00:00:00Z"), at("2025-06-16T00:00:00Z"));
+        assert_eq!(
+            (aligned.first, aligned.end, aligned.head.0 == aligned.head.1),
+            (day("2025-06-15"), day("2025-06-16"), true)
+        );
+        let inside = split_into_days(at("2025-06-15T01:00:00Z"), at("2025-06-15T02:00:00Z"));
+        assert_eq!(
+            (inside.first == inside.end, inside.head),
+            (true, (at("2025-06-15T01:00:00Z"), at("2025-06-15T02:00:00Z")))
+        );
     }
 
     #[test]
     fn december_rolls_into_the_next_year() {
         let split = split_into_months(at("2025-12-31T23:00:00Z"), at("2026-02-01T00:00:00Z"));
-        assert_eq!((split.first_month, split.end_month), (day("2026-01-01"), day("2026-02-01")));
+        assert_eq!((split.first, split.end), (day("2026-01-01"), day("2026-02-01")));
         assert_eq!(split.head, (at("2025-12-31T23:00:00Z"), at("2026-01-01T00:00:00Z")));
     }
 }
