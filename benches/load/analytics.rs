@@ -170,7 +170,8 @@ pub async fn run(
         &format!(
             "SELECT clinician_key, count(*) FROM alliance_clinician_clients WHERE organization_id = '{org}' \
          AND last_month >= '2025-06-01' AND first_month < '2026-06-01' \
-         AND EXISTS (SELECT 1 FROM unnest(months) AS m WHERE m >= '2025-06-01' AND m < '2026-06-01') GROUP BY 1"
+         AND ((first_month >= '2025-06-01' AND last_month < '2026-06-01') OR months && ARRAY(SELECT d::date \
+         FROM generate_series('2025-06-01'::timestamp, '2026-05-31'::timestamp, interval '1 month') AS d)) GROUP BY 1"
         ),
         &mut plans,
     );

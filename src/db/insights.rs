@@ -17,8 +17,7 @@ use crate::domain::analytics::split_into_months;
 use crate::domain::settings::OrganizationSettings;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, Text, Uuid as SqlUuid};
-use serde_json::Value;
+use diesel::sql_types::{Array, BigInt, Double, Integer, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -32,10 +31,28 @@ pub struct ClinicianResponse {
     pub session_number: Option<i32>,
     pub administered_at: DateTime<Utc>,
     pub total: f64,
-    /// The answers of an SRS (tenths), `null` for other instruments.
-    pub answers: Value,
-    /// `scores.subscales` of a WAI-SR or WAI-SR-T, `null` for other instruments.
-    pub subscales: Value,
+    /// An SRS's answers in tenths, in [`SRS_ITEMS`] order; empty for other instruments.
+    pub srs_items: Vec<Option<i32>>,
+    /// A WAI-SR's or WAI-SR-T's item mean per subscale, in [`WAI_SUBSCALES`] order; empty for
+    /// other instruments.
+    pub wai_subscales: Vec<Option<f64>>,
+}
+
+pub const SRS_ITEMS: [&str; 4] = ["relationship", "goals_topics", "approach_method", "overall"];
+pub const WAI_SUBSCALES: [&str; 3] = ["goal", "task", "bond"];
+
+impl ClinicianResponse {
+    /// One SRS item on its 0–10 scale.
+    pub fn srs_item(&self, name: &str) -> Option<f64> {
+        let index = SRS_ITEMS.iter().position(|item| *item == name)?;
+        self.srs_items.get(index).copied().flatten().map(|tenths| f64::from(tenths) / 10.0)
+    }
+
+    /// One WAI subscale's item mean.
+    pub fn subscale_mean(&self, name: &str) -> Option<f64> {
+        let index = WAI_SUBSCALES.iter().position(|subscale| *subscale == name)?;
+        self.wai_subscales.get(index).copied().flatten()
+    }
 }
 
 /// Count, mean and sample variance of one measure over the rest of the organization.
@@ -55,7 +72,7 @@ pub struct ClinicianData {
     pub organization: Vec<(String, Summary)>,
 }
 
-type Row = (Uuid, Uuid, Uuid, Option<Uuid>, String, String, DateTime<Utc>, i32, Option<Value>, Option<Value>);
+type Row = (Uuid, Uuid, Uuid, Option<Uuid>, String, String, DateTime<Utc>, i32, Vec<Option<i32>>, Vec<Option<f64>>);
 
 impl Database {
     /// Everything the insights of `clinician_id` over `[from, to)` need; `NotFound` when the
@@ -89,12 +106,19 @@ impl Database {
                         responses::rater,
                         responses::administered_at,
                         responses::total_hundredths,
-                        diesel::dsl::sql::<Nullable<Jsonb>>(
-                            "CASE WHEN responses.instrument_key = 'srs' THEN responses.answers END",
+                        // Only the numbers the report uses, not the jsonb documents.
+                        diesel::dsl::sql::<Array<Nullable<Integer>>>(
+                            "CASE WHEN responses.instrument_key = 'srs' THEN ARRAY[\
+                             (responses.answers->>'relationship')::int, (responses.answers->>'goals_topics')::int, \
+                             (responses.answers->>'approach_method')::int, (responses.answers->>'overall')::int] \
+                             ELSE '{}'::int[] END",
                         ),
-                        diesel::dsl::sql::<Nullable<Jsonb>>(
-                            "CASE WHEN responses.instrument_key IN ('wai-sr', 'wai-sr-t') \
-                             THEN responses.scores->'subscales' END",
+                        diesel::dsl::sql::<Array<Nullable<Double>>>(
+                            "CASE WHEN responses.instrument_key IN ('wai-sr', 'wai-sr-t') THEN ARRAY[\
+                             (responses.scores->'subscales'->'goal'->>'item_mean')::float8, \
+                             (responses.scores->'subscales'->'task'->>'item_mean')::float8, \
+                             (responses.scores->'subscales'->'bond'->>'item_mean')::float8] \
+                             ELSE '{}'::float8[] END",
                         ),
                     ))
                     .load(conn)?;
@@ -130,8 +154,8 @@ impl Database {
                             rater,
                             administered_at,
                             total_hundredths,
-                            answers,
-                            subscales,
+                            srs_items,
+                            wai_subscales,
                         )| ClinicianResponse {
                             id,
                             episode_id,
@@ -142,8 +166,8 @@ impl Database {
                             session_number: session_id.and_then(|id| numbers.get(&id).copied()),
                             administered_at,
                             total: f64::from(total_hundredths) / 100.0,
-                            answers: answers.unwrap_or(Value::Null),
-                            subscales: subscales.unwrap_or(Value::Null),
+                            srs_items,
+                            wai_subscales,
                         },
                     )
                     .collect();
@@ -208,8 +232,8 @@ fn rest_of_organization(
         })
         .collect();
     let sql =
-        format!("{} SELECT ARRAY[{}] AS sums FROM parts WHERE clinician_key <> $8", parts_clause(), columns.join(", "));
-    let row: Sums = bind_parts(sql, org, from, to).bind::<SqlUuid, _>(clinician).get_result(conn)?;
+        format!("{} SELECT ARRAY[{}] AS sums FROM daily WHERE clinician_key <> $8", daily_clause(), columns.join(", "));
+    let row: Sums = bind_daily(sql, org, from, to).bind::<SqlUuid, _>(clinician).get_result(conn)?;
     Ok(measures
         .iter()
         .enumerate()

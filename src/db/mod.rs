@@ -182,8 +182,22 @@ pub enum Readiness {
 }
 
 fn run_migrations(conn: &mut PgConnection) -> Result<usize, DbError> {
+    use diesel::prelude::*;
     conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+    // A migration that backfills (the alliance rollups) runs for minutes on a large
+    // organization: the request-sized statement timeout of pooled connections does not apply.
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let pooled: Setting = diesel::sql_query("SELECT current_setting('statement_timeout') AS value").get_result(conn)?;
+    conn.batch_execute("SET statement_timeout = 0")?;
     let result = conn.run_pending_migrations(MIGRATIONS).map(|applied| applied.len());
+    let restored = diesel::sql_query("SELECT set_config('statement_timeout', $1, false)")
+        .bind::<diesel::sql_types::Text, _>(pooled.value)
+        .execute(conn);
     conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+    restored?;
     result.map_err(|e| DbError::Migration(e.to_string()))
 }

@@ -141,15 +141,14 @@ pub async fn clinician_insights(
         by_episode.values().map(|points| alliance_trajectory(points, &rule)).collect();
     let ruptures: usize = trajectories.iter().map(|t| t.rupture_count).sum();
     let repaired: usize = trajectories.iter().map(|t| t.repaired_count).sum();
-    let item = |response: &ClinicianResponse, name: &str| response.answers[name].as_f64().map(|tenths| tenths / 10.0);
     let wai = client_rated(all, &["wai-sr"]);
     let mut areas = Vec::new();
     for (name, summary) in &data.organization {
         let values: Vec<f64> = match name.split_once(':') {
             Some(("srs", field)) => {
-                srs.iter().filter(|r| r.instrument_key == "srs").filter_map(|r| item(r, field)).collect()
+                srs.iter().filter(|r| r.instrument_key == "srs").filter_map(|r| r.srs_item(field)).collect()
             }
-            Some(("wai", subscale)) => wai.iter().filter_map(|r| r.subscales[subscale]["item_mean"].as_f64()).collect(),
+            Some(("wai", subscale)) => wai.iter().filter_map(|r| r.subscale_mean(subscale)).collect(),
             _ => Vec::new(),
         };
         let organization = (summary.n as usize, summary.mean.unwrap_or(0.0), summary.variance.unwrap_or(0.0));
@@ -182,7 +181,7 @@ pub async fn clinician_insights(
                 .iter()
                 .filter_map(|c| {
                     let t = therapist.get(&c.session_id).filter(|_| c.session_id.is_some())?;
-                    Some((c.subscales[subscale]["item_mean"].as_f64()?, t.subscales[subscale]["item_mean"].as_f64()?))
+                    Some((c.subscale_mean(subscale)?, t.subscale_mean(subscale)?))
                 })
                 .collect();
             Agreement::from_pairs(*subscale, &pairs)
