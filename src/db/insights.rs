@@ -2,7 +2,7 @@
 //!
 //! Clinician insights load the clinician's own responses in the range (index
 //! `responses_by_clinician`; only the columns the report needs, item JSON only for SRS and
-//! WAI forms) and the rest of the organization's sums from `alliance_rollup`. Organization
+//! WAI forms) and the rest of the organization's sums from `alliance_daily`. Organization
 //! analytics aggregate the rollup rows of the range, grouped by the requested key. See
 //! [`super::alliance_rollup`] for the plans.
 
