@@ -1,3 +1,6 @@
+DROP INDEX responses_by_clinician;
+CREATE INDEX responses_by_clinician ON responses (organization_id, clinician_id, instrument_key, administered_at)
+    INCLUDE (total_hundredths, episode_id, client_id, rater) WHERE voided_at IS NULL;
 DROP TRIGGER alliance_rollup_maintenance ON responses;
 DROP FUNCTION alliance_rollup_rebuild(uuid);
 DROP FUNCTION alliance_rollup_apply();

@@ -82,6 +82,9 @@ CREATE TABLE alliance_daily (
     bond_sum_sq            double precision NOT NULL DEFAULT 0,
     PRIMARY KEY (organization_id, day, clinician_key, shard)
 );
+-- Analytics by clinician over a range of days, index-only once the visibility map is set.
+CREATE INDEX alliance_daily_totals ON alliance_daily (organization_id, day)
+    INCLUDE (clinician_key, total_n, total_sum, total_sum_sq, below_cutoff, ceiling);
 
 -- Which clients each clinician had a client-rated SRS/CSRS from, and in which months (sorted,
 -- distinct): distinct clients per clinician over a range without touching a row per month.
@@ -96,7 +99,7 @@ CREATE TABLE alliance_clinician_clients (
     FOREIGN KEY (organization_id, client_id) REFERENCES clients (organization_id, id) ON DELETE CASCADE
 );
 CREATE INDEX alliance_clinician_clients_recent ON alliance_clinician_clients (organization_id, last_month)
-    INCLUDE (first_month, clinician_key, client_id);
+    INCLUDE (first_month, clinician_key, client_id, months);
 
 -- The SRS cutoff in force for an organization (settings version 0 = the documented default,
 -- 36 with "<"), in hundredths, and whether a total equal to it counts as below.
@@ -337,3 +340,8 @@ END
 $$;
 
 SELECT alliance_rollup_rebuild(id) FROM organizations;
+
+-- Clinician insights read a clinician's responses in range index-only: session and id too.
+DROP INDEX responses_by_clinician;
+CREATE INDEX responses_by_clinician ON responses (organization_id, clinician_id, instrument_key, administered_at)
+    INCLUDE (total_hundredths, episode_id, client_id, rater, session_id, id) WHERE voided_at IS NULL;

@@ -17,7 +17,7 @@ use crate::domain::analytics::split_into_months;
 use crate::domain::settings::OrganizationSettings;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Double, Integer, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Double, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -31,23 +31,14 @@ pub struct ClinicianResponse {
     pub session_number: Option<i32>,
     pub administered_at: DateTime<Utc>,
     pub total: f64,
-    /// An SRS's answers in tenths, in [`SRS_ITEMS`] order; empty for other instruments.
-    pub srs_items: Vec<Option<i32>>,
     /// A WAI-SR's or WAI-SR-T's item mean per subscale, in [`WAI_SUBSCALES`] order; empty for
     /// other instruments.
     pub wai_subscales: Vec<Option<f64>>,
 }
 
-pub const SRS_ITEMS: [&str; 4] = ["relationship", "goals_topics", "approach_method", "overall"];
 pub const WAI_SUBSCALES: [&str; 3] = ["goal", "task", "bond"];
 
 impl ClinicianResponse {
-    /// One SRS item on its 0–10 scale.
-    pub fn srs_item(&self, name: &str) -> Option<f64> {
-        let index = SRS_ITEMS.iter().position(|item| *item == name)?;
-        self.srs_items.get(index).copied().flatten().map(|tenths| f64::from(tenths) / 10.0)
-    }
-
     /// One WAI subscale's item mean.
     pub fn subscale_mean(&self, name: &str) -> Option<f64> {
         let index = WAI_SUBSCALES.iter().position(|subscale| *subscale == name)?;
@@ -55,7 +46,7 @@ impl ClinicianResponse {
     }
 }
 
-/// Count, mean and sample variance of one measure over the rest of the organization.
+/// Count, mean and sample variance of one measure.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
     pub n: i64,
@@ -68,11 +59,13 @@ pub struct ClinicianData {
     pub responses: Vec<ClinicianResponse>,
     pub sessions: i64,
     pub sessions_with_srs: i64,
-    /// Measure name (`srs:relationship`, `wai:goal`, …) → the rest of the organization.
+    /// Measure name (`srs:relationship`, `wai:goal`, …) → the clinician's own client-rated forms.
+    pub own: Vec<(String, Summary)>,
+    /// Measure name → the rest of the organization.
     pub organization: Vec<(String, Summary)>,
 }
 
-type Row = (Uuid, Uuid, Uuid, Option<Uuid>, String, String, DateTime<Utc>, i32, Vec<Option<i32>>, Vec<Option<f64>>);
+type Row = (Uuid, Uuid, Uuid, Option<Uuid>, String, String, DateTime<Utc>, i32);
 
 impl Database {
     /// Everything the insights of `clinician_id` over `[from, to)` need; `NotFound` when the
@@ -89,8 +82,10 @@ impl Database {
                 let org = actor.organization_id;
                 users::table.find((org, clinician_id)).select(users::id).first::<Uuid>(conn)?;
                 let (_, settings) = super::settings::current(conn, org)?;
-                // Session numbers come from one index read of the episodes' sessions below: a join
-                // here made PostgreSQL hash every session of the organization.
+                // Index-only on `responses_by_clinician`. Session numbers come from one index read
+                // of the episodes' sessions below (a join here made PostgreSQL hash every session of
+                // the organization); WAI subscale means from a second, narrow read; SRS item
+                // statistics from `alliance_daily`.
                 let rows: Vec<Row> = responses::table
                     .filter(responses::organization_id.eq(org))
                     .filter(responses::clinician_id.eq(clinician_id))
@@ -106,20 +101,6 @@ impl Database {
                         responses::rater,
                         responses::administered_at,
                         responses::total_hundredths,
-                        // Only the numbers the report uses, not the jsonb documents.
-                        diesel::dsl::sql::<Array<Nullable<Integer>>>(
-                            "CASE WHEN responses.instrument_key = 'srs' THEN ARRAY[\
-                             (responses.answers->>'relationship')::int, (responses.answers->>'goals_topics')::int, \
-                             (responses.answers->>'approach_method')::int, (responses.answers->>'overall')::int] \
-                             ELSE '{}'::int[] END",
-                        ),
-                        diesel::dsl::sql::<Array<Nullable<Double>>>(
-                            "CASE WHEN responses.instrument_key IN ('wai-sr', 'wai-sr-t') THEN ARRAY[\
-                             (responses.scores->'subscales'->'goal'->>'item_mean')::float8, \
-                             (responses.scores->'subscales'->'task'->>'item_mean')::float8, \
-                             (responses.scores->'subscales'->'bond'->>'item_mean')::float8] \
-                             ELSE '{}'::float8[] END",
-                        ),
                     ))
                     .load(conn)?;
                 let caseload: Vec<Uuid> = episodes::table
@@ -142,6 +123,7 @@ impl Database {
                     .iter()
                     .filter(|(_, episode, _, at)| caseload.contains(episode) && *at >= from && *at < to)
                     .count() as i64;
+                let mut wai = wai_subscale_means(conn, org, clinician_id, from, to)?;
                 let mut responses: Vec<ClinicianResponse> = rows
                     .into_iter()
                     .map(
@@ -154,8 +136,6 @@ impl Database {
                             rater,
                             administered_at,
                             total_hundredths,
-                            srs_items,
-                            wai_subscales,
                         )| ClinicianResponse {
                             id,
                             episode_id,
@@ -166,8 +146,7 @@ impl Database {
                             session_number: session_id.and_then(|id| numbers.get(&id).copied()),
                             administered_at,
                             total: f64::from(total_hundredths) / 100.0,
-                            srs_items,
-                            wai_subscales,
+                            wai_subscales: wai.remove(&id).unwrap_or_default(),
                         },
                     )
                     .collect();
@@ -178,7 +157,7 @@ impl Database {
                     .filter(|r| matches!(r.instrument_key.as_str(), "srs" | "csrs") && r.rater == "client")
                     .filter_map(|r| r.session_id)
                     .collect();
-                let organization = rest_of_organization(conn, org, clinician_id, from, to)?;
+                let (own, organization) = item_summaries(conn, org, clinician_id, from, to)?;
                 actor.record(
                     conn,
                     "clinician.insights.read",
@@ -191,6 +170,7 @@ impl Database {
                     responses,
                     sessions: session_count,
                     sessions_with_srs: with_srs.len() as i64,
+                    own,
                     organization,
                 })
             })
@@ -199,20 +179,51 @@ impl Database {
     }
 }
 
-/// Count, mean and variance of every SRS item and WAI-SR subscale item mean over the rest of
-/// the organization (everyone but `clinician`, including responses with no clinician), from
-/// the per-day sums in `alliance_daily`.
-fn rest_of_organization(
+/// WAI-SR and WAI-SR-T subscale item means of the clinician's responses in range, by response id.
+fn wai_subscale_means(
     conn: &mut PgConnection,
     org: Uuid,
     clinician: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(String, Summary)>, DbError> {
+) -> Result<std::collections::HashMap<Uuid, Vec<Option<f64>>>, DbError> {
+    let rows: Vec<(Uuid, Vec<Option<f64>>)> = responses::table
+        .filter(responses::organization_id.eq(org))
+        .filter(responses::clinician_id.eq(clinician))
+        .filter(responses::instrument_key.eq_any(["wai-sr", "wai-sr-t"]))
+        .filter(responses::voided_at.is_null())
+        .filter(responses::administered_at.ge(from))
+        .filter(responses::administered_at.lt(to))
+        .select((
+            responses::id,
+            diesel::dsl::sql::<Array<Nullable<Double>>>(
+                "ARRAY[(responses.scores->'subscales'->'goal'->>'item_mean')::float8, \
+                 (responses.scores->'subscales'->'task'->>'item_mean')::float8, \
+                 (responses.scores->'subscales'->'bond'->>'item_mean')::float8]",
+            ),
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Count, mean and variance of every SRS item and WAI-SR subscale item mean of the clinician's
+/// client-rated forms, and of the rest of the organization (everyone else, including
+/// responses with no clinician), from the per-day sums in `alliance_daily`.
+type OwnAndRest = (Vec<(String, Summary)>, Vec<(String, Summary)>);
+
+fn item_summaries(
+    conn: &mut PgConnection,
+    org: Uuid,
+    clinician: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<OwnAndRest, DbError> {
     #[derive(QueryableByName)]
     struct Sums {
         #[diesel(sql_type = Array<Double>)]
-        sums: Vec<f64>,
+        own: Vec<f64>,
+        #[diesel(sql_type = Array<Double>)]
+        rest: Vec<f64>,
     }
     // Per measure: (name, count column, sum column prefix, unit of the stored values).
     let measures: [(&str, &str, &str, f64); 7] = [
@@ -225,24 +236,33 @@ fn rest_of_organization(
         ("wai:bond", "wai_n", "bond", 1.0),
     ];
     // Integer sums stay exact in f64 far beyond any organization's volume (< 2^53).
-    let columns: Vec<String> = measures
-        .iter()
-        .map(|(_, n, prefix, _)| {
-            format!("coalesce(sum({n}), 0)::float8, coalesce(sum({prefix}_sum), 0)::float8, coalesce(sum({prefix}_sum_sq), 0)::float8")
-        })
-        .collect();
-    let sql =
-        format!("{} SELECT ARRAY[{}] AS sums FROM daily WHERE clinician_key <> $8", daily_clause(), columns.join(", "));
+    let columns = |whose: &str| -> String {
+        measures
+            .iter()
+            .flat_map(|(_, n, prefix, _)| [n.to_string(), format!("{prefix}_sum"), format!("{prefix}_sum_sq")])
+            .map(|column| format!("coalesce(sum({column}) FILTER (WHERE {whose}), 0)::float8"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sql = format!(
+        "{} SELECT ARRAY[{}] AS own, ARRAY[{}] AS rest FROM daily",
+        daily_clause(),
+        columns("clinician_key = $8"),
+        columns("clinician_key <> $8")
+    );
     let row: Sums = bind_daily(sql, org, from, to).bind::<SqlUuid, _>(clinician).get_result(conn)?;
-    Ok(measures
-        .iter()
-        .enumerate()
-        .map(|(index, (name, _, _, unit))| {
-            let (n, sum, sum_sq) = (row.sums[3 * index], row.sums[3 * index + 1], row.sums[3 * index + 2]);
-            let (mean, variance) = moments_from_sums(n as i64, sum * unit, sum_sq * unit * unit);
-            ((*name).to_owned(), Summary { n: n as i64, mean, variance })
-        })
-        .collect())
+    let summaries = |sums: &[f64]| -> Vec<(String, Summary)> {
+        measures
+            .iter()
+            .enumerate()
+            .map(|(index, (name, _, _, unit))| {
+                let (n, sum, sum_sq) = (sums[3 * index], sums[3 * index + 1], sums[3 * index + 2]);
+                let (mean, variance) = moments_from_sums(n as i64, sum * unit, sum_sq * unit * unit);
+                ((*name).to_owned(), Summary { n: n as i64, mean, variance })
+            })
+            .collect()
+    };
+    Ok((summaries(&row.own), summaries(&row.rest)))
 }
 
 /// One group of the organization's alliance analytics.

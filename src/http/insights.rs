@@ -3,7 +3,7 @@
 use super::auth_user::AuthUser;
 use super::views::round2;
 use crate::db::Database;
-use crate::db::insights::{ClinicianResponse, GroupBy};
+use crate::db::insights::{ClinicianResponse, GroupBy, Summary};
 use crate::domain::Role;
 use crate::domain::analytics::*;
 use crate::error::{ApiError, AuthProblems, NotFoundProblem, QueryProblems};
@@ -143,21 +143,14 @@ pub async fn clinician_insights(
     let repaired: usize = trajectories.iter().map(|t| t.repaired_count).sum();
     let wai = client_rated(all, &["wai-sr"]);
     let mut areas = Vec::new();
+    let own: BTreeMap<&str, &Summary> = data.own.iter().map(|(name, summary)| (name.as_str(), summary)).collect();
     for (name, summary) in &data.organization {
-        let values: Vec<f64> = match name.split_once(':') {
-            Some(("srs", field)) => {
-                srs.iter().filter(|r| r.instrument_key == "srs").filter_map(|r| r.srs_item(field)).collect()
-            }
-            Some(("wai", subscale)) => wai.iter().filter_map(|r| r.subscale_mean(subscale)).collect(),
-            _ => Vec::new(),
-        };
-        let organization = (summary.n as usize, summary.mean.unwrap_or(0.0), summary.variance.unwrap_or(0.0));
-        let clinician_summary =
-            (values.len(), mean(&values).unwrap_or(0.0), sample_sd(&values).map(|sd| sd * sd).unwrap_or(0.0));
-        let difference = welch_from_summaries(clinician_summary, organization);
+        let mine = own.get(name.as_str()).copied().copied().unwrap_or(Summary { n: 0, mean: None, variance: None });
+        let as_triple = |s: &Summary| (s.n.max(0) as usize, s.mean.unwrap_or(0.0), s.variance.unwrap_or(0.0));
+        let difference = welch_from_summaries(as_triple(&mine), as_triple(summary));
         areas.push(AreaComparison {
             area: name.clone(),
-            clinician: mean_with_ci(&values),
+            clinician: mean_with_ci_from_summary(mine.n.max(0) as usize, mine.mean, mine.variance),
             organization: mean_with_ci_from_summary(summary.n as usize, summary.mean, summary.variance),
             significant: difference.as_ref().is_some_and(DifferenceWithCi::excludes_zero),
             difference,
