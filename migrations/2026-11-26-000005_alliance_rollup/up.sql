@@ -86,6 +86,37 @@ CREATE TABLE alliance_daily (
 CREATE INDEX alliance_daily_totals ON alliance_daily (organization_id, day)
     INCLUDE (clinician_key, total_n, total_sum, total_sum_sq, below_cutoff, ceiling);
 
+-- The same per clinician and UTC month (same shards): whole months of a range come from here,
+-- the whole days of its partial months from alliance_daily.
+CREATE TABLE alliance_monthly (
+    organization_id        uuid NOT NULL REFERENCES organizations (id),
+    month                  date NOT NULL,
+    clinician_key          uuid NOT NULL,
+    shard                  smallint NOT NULL CHECK (shard BETWEEN 0 AND 7),
+    total_n                integer NOT NULL DEFAULT 0,
+    total_sum              bigint NOT NULL DEFAULT 0,
+    total_sum_sq           bigint NOT NULL DEFAULT 0,
+    below_cutoff           integer NOT NULL DEFAULT 0,
+    ceiling                integer NOT NULL DEFAULT 0,
+    srs_n                  integer NOT NULL DEFAULT 0,
+    relationship_sum       bigint NOT NULL DEFAULT 0,
+    relationship_sum_sq    bigint NOT NULL DEFAULT 0,
+    goals_topics_sum       bigint NOT NULL DEFAULT 0,
+    goals_topics_sum_sq    bigint NOT NULL DEFAULT 0,
+    approach_method_sum    bigint NOT NULL DEFAULT 0,
+    approach_method_sum_sq bigint NOT NULL DEFAULT 0,
+    overall_sum            bigint NOT NULL DEFAULT 0,
+    overall_sum_sq         bigint NOT NULL DEFAULT 0,
+    wai_n                  integer NOT NULL DEFAULT 0,
+    goal_sum               double precision NOT NULL DEFAULT 0,
+    goal_sum_sq            double precision NOT NULL DEFAULT 0,
+    task_sum               double precision NOT NULL DEFAULT 0,
+    task_sum_sq            double precision NOT NULL DEFAULT 0,
+    bond_sum               double precision NOT NULL DEFAULT 0,
+    bond_sum_sq            double precision NOT NULL DEFAULT 0,
+    PRIMARY KEY (organization_id, month, clinician_key, shard)
+);
+
 -- Which clients each clinician had a client-rated SRS/CSRS from, and in which months (sorted,
 -- distinct): distinct clients per clinician over a range without touching a row per month.
 CREATE TABLE alliance_clinician_clients (
@@ -273,6 +304,30 @@ BEGIN
             task_sum_sq = alliance_daily.task_sum_sq + EXCLUDED.task_sum_sq,
             bond_sum = alliance_daily.bond_sum + EXCLUDED.bond_sum,
             bond_sum_sq = alliance_daily.bond_sum_sq + EXCLUDED.bond_sum_sq;
+    INSERT INTO alliance_monthly (organization_id, month, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
+    VALUES (c.organization_id, c.month, c.clinician_key, v_shard, v_sign * c.total_n, v_sign * c.total_sum, v_sign * c.total_sum_sq, v_sign * c.below_cutoff, v_sign * c.ceiling, v_sign * c.srs_n, v_sign * c.relationship_sum, v_sign * c.relationship_sum_sq, v_sign * c.goals_topics_sum, v_sign * c.goals_topics_sum_sq, v_sign * c.approach_method_sum, v_sign * c.approach_method_sum_sq, v_sign * c.overall_sum, v_sign * c.overall_sum_sq, v_sign * c.wai_n, v_sign * c.goal_sum, v_sign * c.goal_sum_sq, v_sign * c.task_sum, v_sign * c.task_sum_sq, v_sign * c.bond_sum, v_sign * c.bond_sum_sq)
+    ON CONFLICT (organization_id, month, clinician_key, shard) DO UPDATE SET
+            total_n = alliance_monthly.total_n + EXCLUDED.total_n,
+            total_sum = alliance_monthly.total_sum + EXCLUDED.total_sum,
+            total_sum_sq = alliance_monthly.total_sum_sq + EXCLUDED.total_sum_sq,
+            below_cutoff = alliance_monthly.below_cutoff + EXCLUDED.below_cutoff,
+            ceiling = alliance_monthly.ceiling + EXCLUDED.ceiling,
+            srs_n = alliance_monthly.srs_n + EXCLUDED.srs_n,
+            relationship_sum = alliance_monthly.relationship_sum + EXCLUDED.relationship_sum,
+            relationship_sum_sq = alliance_monthly.relationship_sum_sq + EXCLUDED.relationship_sum_sq,
+            goals_topics_sum = alliance_monthly.goals_topics_sum + EXCLUDED.goals_topics_sum,
+            goals_topics_sum_sq = alliance_monthly.goals_topics_sum_sq + EXCLUDED.goals_topics_sum_sq,
+            approach_method_sum = alliance_monthly.approach_method_sum + EXCLUDED.approach_method_sum,
+            approach_method_sum_sq = alliance_monthly.approach_method_sum_sq + EXCLUDED.approach_method_sum_sq,
+            overall_sum = alliance_monthly.overall_sum + EXCLUDED.overall_sum,
+            overall_sum_sq = alliance_monthly.overall_sum_sq + EXCLUDED.overall_sum_sq,
+            wai_n = alliance_monthly.wai_n + EXCLUDED.wai_n,
+            goal_sum = alliance_monthly.goal_sum + EXCLUDED.goal_sum,
+            goal_sum_sq = alliance_monthly.goal_sum_sq + EXCLUDED.goal_sum_sq,
+            task_sum = alliance_monthly.task_sum + EXCLUDED.task_sum,
+            task_sum_sq = alliance_monthly.task_sum_sq + EXCLUDED.task_sum_sq,
+            bond_sum = alliance_monthly.bond_sum + EXCLUDED.bond_sum,
+            bond_sum_sq = alliance_monthly.bond_sum_sq + EXCLUDED.bond_sum_sq;
 
     -- Months of the clinician–client pair.
     IF c.total_n > 0 THEN
@@ -313,6 +368,7 @@ BEGIN
     SELECT * INTO cut FROM alliance_cutoff(org);
     DELETE FROM alliance_rollup WHERE organization_id = org;
     DELETE FROM alliance_daily WHERE organization_id = org;
+    DELETE FROM alliance_monthly WHERE organization_id = org;
     DELETE FROM alliance_clinician_clients WHERE organization_id = org;
     INSERT INTO alliance_rollup
     SELECT c.organization_id, c.month, c.episode_id, c.clinician_key, c.client_id, sum(c.total_n), sum(c.total_sum), sum(c.total_sum_sq), sum(c.below_cutoff), sum(c.ceiling), sum(c.srs_n), sum(c.relationship_sum), sum(c.relationship_sum_sq), sum(c.goals_topics_sum), sum(c.goals_topics_sum_sq), sum(c.approach_method_sum), sum(c.approach_method_sum_sq), sum(c.overall_sum), sum(c.overall_sum_sq), sum(c.wai_n), sum(c.goal_sum), sum(c.goal_sum_sq), sum(c.task_sum), sum(c.task_sum_sq), sum(c.bond_sum), sum(c.bond_sum_sq)
@@ -331,6 +387,10 @@ BEGIN
         cut.cutoff_hundredths, cut.inclusive) AS c
     WHERE r.organization_id = org AND r.voided_at IS NULL AND r.rater = 'client'
       AND r.instrument_key IN ('srs', 'csrs', 'wai-sr')
+    GROUP BY 1, 2, 3;
+    INSERT INTO alliance_monthly (organization_id, month, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
+    SELECT organization_id, date_trunc('month', day)::date, clinician_key, 0, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), sum(ceiling), sum(srs_n), sum(relationship_sum), sum(relationship_sum_sq), sum(goals_topics_sum), sum(goals_topics_sum_sq), sum(approach_method_sum), sum(approach_method_sum_sq), sum(overall_sum), sum(overall_sum_sq), sum(wai_n), sum(goal_sum), sum(goal_sum_sq), sum(task_sum), sum(task_sum_sq), sum(bond_sum), sum(bond_sum_sq)
+    FROM alliance_daily WHERE organization_id = org
     GROUP BY 1, 2, 3;
     INSERT INTO alliance_clinician_clients (organization_id, clinician_key, client_id, months)
     SELECT organization_id, clinician_key, client_id, array_agg(DISTINCT month ORDER BY month)

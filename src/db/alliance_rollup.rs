@@ -7,8 +7,10 @@
 //! - `alliance_rollup`: per (month, episode, clinician); organization analytics by program,
 //!   month, age group and client attribute (joined to episodes or clients at read time, so a
 //!   changed attribute regroups history);
-//! - `alliance_daily`: per (UTC day, clinician, shard); the rest of the organization in
-//!   clinician insights and the sums of analytics by clinician;
+//! - `alliance_monthly` and `alliance_daily`: per (UTC month or day, clinician, shard); the
+//!   clinician's and the rest of the organization's item statistics in clinician insights,
+//!   and the sums of analytics by clinician (whole months from the first, whole days of partial
+//!   months from the second);
 //! - `alliance_clinician_clients`: the months each clinician had an SRS from each client;
 //!   distinct clients of analytics by clinician.
 //!
@@ -54,21 +56,22 @@ const DAILY_COLUMNS: &str = "clinician_key, total_n, total_sum, total_sum_sq, be
     bond_sum, bond_sum_sq";
 
 /// Responses that count for the rollups, per-row contributions joined in (`c`), restricted to
-/// the intervals bound at `$edge` … `$edge + 3`.
-fn edge_contributions(edge: usize) -> String {
+/// `intervals` time intervals bound as pairs from `$first`.
+fn edge_contributions(first: usize, intervals: usize) -> String {
+    let within: Vec<String> = (0..intervals)
+        .map(|i| {
+            let start = first + 2 * i;
+            format!("(r.administered_at >= ${start} AND r.administered_at < ${})", start + 1)
+        })
+        .collect();
     format!(
         "responses r CROSS JOIN cut \
          CROSS JOIN LATERAL alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id, \
            r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores, \
            cut.cutoff_hundredths, cut.inclusive) AS c \
          WHERE r.organization_id = $1 AND r.voided_at IS NULL AND r.rater = 'client' \
-           AND r.instrument_key IN ('srs', 'csrs', 'wai-sr') \
-           AND ((r.administered_at >= ${} AND r.administered_at < ${}) \
-             OR (r.administered_at >= ${} AND r.administered_at < ${}))",
-        edge,
-        edge + 1,
-        edge + 2,
-        edge + 3
+           AND r.instrument_key IN ('srs', 'csrs', 'wai-sr') AND ({})",
+        within.join(" OR ")
     )
 }
 
@@ -86,7 +89,7 @@ pub fn parts_clause() -> String {
            SELECT {COLUMNS} FROM alliance_rollup WHERE organization_id = $1 AND month >= $2 AND month < $3 \
            UNION ALL \
            SELECT {edge_columns} FROM {})",
-        edge_contributions(4)
+        edge_contributions(4, 2)
     )
 }
 
@@ -100,28 +103,47 @@ pub fn bind_parts(
     bind_split(diesel::sql_query(sql).into_boxed().bind::<SqlUuid, _>(organization_id), split_into_months(from, to))
 }
 
-/// A `WITH cut AS (…), daily AS (…)` clause: per-clinician sums of `[from, to)`, one row per
-/// (day, clinician, shard) for whole UTC days and one per response for the partial days at
-/// the edges. Binds `$1`–`$7` like [`parts_clause`], by day ([`bind_daily`]).
-pub fn daily_clause() -> String {
+/// A `WITH cut AS (…), daily AS (…)` clause: per-clinician sums of `[from, to)` from
+/// `alliance_monthly` for whole months, `alliance_daily` for the whole days of the partial
+/// months, and one row per response for the partial days. Binds `$1`–`$15`
+/// ([`bind_clinician_sums`]); callers bind further parameters from `$16`.
+pub fn clinician_sums_clause() -> String {
     let edge_columns: String = DAILY_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
     format!(
         "WITH cut AS (SELECT * FROM alliance_cutoff($1)), daily AS ( \
-           SELECT {DAILY_COLUMNS} FROM alliance_daily WHERE organization_id = $1 AND day >= $2 AND day < $3 \
+           SELECT {DAILY_COLUMNS} FROM alliance_monthly WHERE organization_id = $1 AND month >= $2 AND month < $3 \
+           UNION ALL \
+           SELECT {DAILY_COLUMNS} FROM alliance_daily WHERE organization_id = $1 \
+             AND ((day >= $4 AND day < $5) OR (day >= $6 AND day < $7)) \
            UNION ALL \
            SELECT {edge_columns} FROM {})",
-        edge_contributions(4)
+        edge_contributions(8, 4)
     )
 }
 
-/// Binds `$1`–`$7` of [`daily_clause`].
-pub fn bind_daily(
+/// Binds `$1`–`$15` of [`clinician_sums_clause`].
+pub fn bind_clinician_sums(
     sql: String,
     organization_id: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
-    bind_split(diesel::sql_query(sql).into_boxed().bind::<SqlUuid, _>(organization_id), split_into_days(from, to))
+    let months = split_into_months(from, to);
+    let head = split_into_days(months.head.0, months.head.1);
+    let tail = split_into_days(months.tail.0, months.tail.1);
+    let mut query = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<SqlUuid, _>(organization_id)
+        .bind::<Date, NaiveDate>(months.first)
+        .bind::<Date, NaiveDate>(months.end)
+        .bind::<Date, NaiveDate>(head.first)
+        .bind::<Date, NaiveDate>(head.end)
+        .bind::<Date, NaiveDate>(tail.first)
+        .bind::<Date, NaiveDate>(tail.end);
+    for (start, end) in [head.head, head.tail, tail.head, tail.tail] {
+        query = query.bind::<Timestamptz, _>(start).bind::<Timestamptz, _>(end);
+    }
+    query
 }
 
 /// Binds a split's whole periods and its two edges (six parameters).
@@ -142,20 +164,20 @@ pub fn bind_split(
 /// Distinct clients per clinician with a client-rated SRS/CSRS in `[from, to)`: the pairs of
 /// `alliance_clinician_clients` with a whole month in range, plus the pairs of the responses
 /// in the partial months at the edges. A `pairs (clinician_key, client_id)` clause to append
-/// after [`daily_clause`]; binds `$8`–`$13` ([`bind_split`] of [`split_into_months`]).
+/// after [`clinician_sums_clause`]; binds `$16`–`$21` ([`bind_split`] of [`split_into_months`]).
 pub fn clinician_clients_clause() -> &'static str {
     ", pairs AS ( \
        SELECT clinician_key, client_id FROM alliance_clinician_clients \
-       WHERE organization_id = $1 AND last_month >= $8 AND first_month < $9 \
-         AND ((first_month >= $8 AND last_month < $9) \
-           OR months && ARRAY(SELECT d::date FROM generate_series($8::timestamp, ($9::date - 1)::timestamp, \
+       WHERE organization_id = $1 AND last_month >= $16 AND first_month < $17 \
+         AND ((first_month >= $16 AND last_month < $17) \
+           OR months && ARRAY(SELECT d::date FROM generate_series($16::timestamp, ($17::date - 1)::timestamp, \
                                                                  interval '1 month') AS d)) \
        UNION \
        SELECT coalesce(r.clinician_id, '00000000-0000-0000-0000-000000000000'::uuid), r.client_id FROM responses r \
        WHERE r.organization_id = $1 AND r.voided_at IS NULL AND r.rater = 'client' \
          AND r.instrument_key IN ('srs', 'csrs') \
-         AND ((r.administered_at >= $10 AND r.administered_at < $11) \
-           OR (r.administered_at >= $12 AND r.administered_at < $13)))"
+         AND ((r.administered_at >= $18 AND r.administered_at < $19) \
+           OR (r.administered_at >= $20 AND r.administered_at < $21)))"
 }
 
 /// Recomputes the organization's rollup from its responses (after a change of the SRS

@@ -7,7 +7,8 @@
 //! [`super::alliance_rollup`] for the plans.
 
 use super::alliance_rollup::{
-    NO_CLINICIAN, bind_daily, bind_parts, bind_split, clinician_clients_clause, daily_clause, parts_clause,
+    NO_CLINICIAN, bind_clinician_sums, bind_parts, bind_split, clinician_clients_clause, clinician_sums_clause,
+    parts_clause,
 };
 use super::audit::Actor;
 use super::schema::{episodes, responses, sessions, users};
@@ -16,6 +17,7 @@ use crate::domain::analytics::moments_from_sums;
 use crate::domain::analytics::split_into_months;
 use crate::domain::settings::OrganizationSettings;
 use chrono::{DateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -208,7 +210,7 @@ fn wai_subscale_means(
 
 /// Count, mean and variance of every SRS item and WAI-SR subscale item mean of the clinician's
 /// client-rated forms, and of the rest of the organization (everyone else, including
-/// responses with no clinician), from the per-day sums in `alliance_daily`.
+/// responses with no clinician), from the per-month and per-day sums.
 type OwnAndRest = (Vec<(String, Summary)>, Vec<(String, Summary)>);
 
 fn item_summaries(
@@ -246,11 +248,11 @@ fn item_summaries(
     };
     let sql = format!(
         "{} SELECT ARRAY[{}] AS own, ARRAY[{}] AS rest FROM daily",
-        daily_clause(),
-        columns("clinician_key = $8"),
-        columns("clinician_key <> $8")
+        clinician_sums_clause(),
+        columns("clinician_key = $16"),
+        columns("clinician_key <> $16")
     );
-    let row: Sums = bind_daily(sql, org, from, to).bind::<SqlUuid, _>(clinician).get_result(conn)?;
+    let row: Sums = bind_clinician_sums(sql, org, from, to).bind::<SqlUuid, _>(clinician).get_result(conn)?;
     let summaries = |sums: &[f64]| -> Vec<(String, Summary)> {
         measures
             .iter()
@@ -307,6 +309,9 @@ impl Database {
         self.run(move |conn| {
             conn.transaction(|conn| {
                 let org = actor.organization_id;
+                // The per-client hash of a year of episode-month rows (~56 k on 1 M responses)
+                // spills to disk at the default 4 MB.
+                conn.batch_execute("SET LOCAL work_mem = '16MB'")?;
                 let (_, settings) = super::settings::current(conn, org)?;
                 // `below_cutoff` was counted with the cutoff in force (a cutoff change rebuilds the rollups).
                 let statement = if let GroupBy::Clinician = group_by {
@@ -321,10 +326,10 @@ impl Database {
                          LEFT JOIN (SELECT clinician_key, count(*) AS clients FROM pairs GROUP BY 1) AS cl \
                            USING (clinician_key) \
                          ORDER BY 1",
-                        daily_clause(),
+                        clinician_sums_clause(),
                         clinician_clients_clause()
                     );
-                    bind_split(bind_daily(query, org, from, to), split_into_months(from, to))
+                    bind_split(bind_clinician_sums(query, org, from, to), split_into_months(from, to))
                 } else {
                     let (key, join) = match &group_by {
                         GroupBy::Program => {

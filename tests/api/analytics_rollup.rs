@@ -45,12 +45,17 @@ fn rollup_rows(conn: &mut PgConnection, organization_id: &str) -> Vec<RollupRow>
     .unwrap()
 }
 
-/// The organization's per-day sums (shards added up) and clinician–client months, as text.
+/// The organization's per-day and per-month sums (shards added up) and clinician–client months, as text.
 fn daily_and_pair_rows(conn: &mut PgConnection, organization_id: &str) -> Vec<RollupRow> {
     diesel::sql_query(format!(
         "SELECT concat_ws(' ', day, clinician_key, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), \
            sum(ceiling), sum(srs_n), sum(relationship_sum), sum(overall_sum_sq), sum(wai_n), round(sum(goal_sum)::numeric, 9)) AS row \
          FROM alliance_daily WHERE organization_id = '{organization_id}' GROUP BY day, clinician_key \
+         HAVING sum(total_n) <> 0 OR sum(wai_n) <> 0 \
+         UNION ALL \
+         SELECT concat_ws(' ', month, clinician_key, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), \
+           sum(ceiling), sum(srs_n), sum(relationship_sum), sum(overall_sum_sq), sum(wai_n), round(sum(goal_sum)::numeric, 9)) \
+         FROM alliance_monthly WHERE organization_id = '{organization_id}' GROUP BY month, clinician_key \
          HAVING sum(total_n) <> 0 OR sum(wai_n) <> 0 \
          UNION ALL \
          SELECT concat_ws(' ', 'pair', clinician_key, client_id, months::text) FROM alliance_clinician_clients \
@@ -85,6 +90,11 @@ async fn analytics_are_exact_for_ranges_cutting_through_months_and_follow_voids_
     assert!(close(&clinician["mean_srs"]["mean"], 36.0), "{clinician}");
     assert!(close(&clinician["mean_srs"]["ci_lower"], 36.0 - 13.144_82), "{clinician}");
     assert!(close(&clinician["below_cutoff_share"], 1.0 / 3.0) && close(&clinician["ceiling_share"], 1.0 / 3.0));
+    // Partial days at both ends (responses), whole days (per-day rollup), a whole month.
+    let hours = analytics(&app, &care, "clinician", "2026-01-20T09:00:00Z", "2026-03-05T12:00:00Z").await;
+    assert_eq!((hours[0]["responses"].clone(), hours[0]["mean_srs"]["mean"].clone()), (json!(3), json!(36.0)));
+    let later = analytics(&app, &care, "clinician", "2026-01-20T10:30:00Z", "2026-03-05T09:59:59Z").await;
+    assert_eq!((later[0]["responses"].clone(), later[0]["mean_srs"]["mean"].clone()), (json!(1), json!(38.0)));
     // Inside one month: only the edge query answers.
     let inside = analytics(&app, &care, "clinician", "2026-03-01T00:00:00Z", "2026-03-10T00:00:00Z").await;
     assert_eq!((inside[0]["responses"].clone(), inside[0]["mean_srs"]["mean"].clone()), (json!(1), json!(40.0)));
@@ -132,7 +142,7 @@ async fn analytics_are_exact_for_ranges_cutting_through_months_and_follow_voids_
     let kept = rollup_rows(&mut conn, &organization);
     assert_eq!(kept.len(), 2, "January and March of one episode; February, emptied by the void, is left out");
     let kept_daily = daily_and_pair_rows(&mut conn, &organization);
-    assert_eq!(kept_daily.len(), 5, "four days with an SRS and one clinician–client pair: {kept_daily:?}");
+    assert_eq!(kept_daily.len(), 7, "four days, two months with an SRS and one clinician–client pair: {kept_daily:?}");
     assert!(kept_daily.iter().any(|r| r.row.ends_with("{2026-01-01,2026-03-01}")), "{kept_daily:?}");
     diesel::sql_query(format!("SELECT alliance_rollup_rebuild('{organization}')")).execute(&mut conn).unwrap();
     assert_eq!(kept, rollup_rows(&mut conn, &organization));

@@ -35,6 +35,10 @@ fn split(
     start_of: fn(DateTime<Utc>) -> NaiveDate,
     next: fn(NaiveDate) -> NaiveDate,
 ) -> PeriodSplit {
+    if from >= to {
+        let empty = (from, from);
+        return PeriodSplit { first: start_of(from), end: start_of(from), head: empty, tail: empty };
+    }
     let first = if midnight(start_of(from)) == from { start_of(from) } else { next(start_of(from)) };
     let end = start_of(to);
     if first >= end {
@@ -44,12 +48,12 @@ fn split(
     PeriodSplit { first, end, head: (from, midnight(first)), tail: (midnight(end), to) }
 }
 
-/// Splits `[from, to)` (`from < to`) into whole UTC calendar months and edges.
+/// Splits `[from, to)` into whole UTC calendar months and edges (all empty when `from ≥ to`).
 pub fn split_into_months(from: DateTime<Utc>, to: DateTime<Utc>) -> PeriodSplit {
     split(from, to, month_start, next_month)
 }
 
-/// Splits `[from, to)` (`from < to`) into whole UTC days and edges.
+/// Splits `[from, to)` into whole UTC days and edges (all empty when `from ≥ to`).
 pub fn split_into_days(from: DateTime<Utc>, to: DateTime<Utc>) -> PeriodSplit {
     split(from, to, |at| at.date_naive(), |day| day.succ_opt().expect("within chrono's range"))
 }
@@ -113,6 +117,13 @@ mod tests {
             (inside.first == inside.end, inside.head),
             (true, (at("2025-06-15T01:00:00Z"), at("2025-06-15T02:00:00Z")))
         );
+    }
+
+    #[test]
+    fn an_empty_range_has_no_periods_and_empty_edges() {
+        let split = split_into_days(at("2025-06-15T08:30:00Z"), at("2025-06-15T08:30:00Z"));
+        assert_eq!(split.first, split.end);
+        assert_eq!((split.head.0 == split.head.1, split.tail.0 == split.tail.1), (true, true));
     }
 
     #[test]
