@@ -83,6 +83,14 @@ impl From<DieselError> for DbError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 Self::Unavailable("connection closed".into())
             }
+            // Transient: two transactions locking rollup rows in opposite orders, or a query
+            // cut off by the statement timeout under load. Worth a retry, not a 500.
+            DieselError::DatabaseError(_, ref info)
+                if info.message().starts_with("deadlock detected")
+                    || info.message().starts_with("canceling statement due to statement timeout") =>
+            {
+                Self::Unavailable(info.message().to_owned())
+            }
             other => Self::Query(other),
         }
     }
@@ -200,4 +208,47 @@ fn run_migrations(conn: &mut PgConnection) -> Result<usize, DbError> {
     conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
     restored?;
     result.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::DatabaseErrorInformation;
+
+    struct Message(&'static str);
+
+    impl DatabaseErrorInformation for Message {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn database_error(message: &'static str) -> DbError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(Message(message))).into()
+    }
+
+    #[test]
+    fn deadlocks_and_statement_timeouts_are_transient() {
+        assert!(matches!(database_error("deadlock detected"), DbError::Unavailable(_)));
+        assert!(matches!(database_error("canceling statement due to statement timeout"), DbError::Unavailable(_)));
+        assert!(matches!(database_error("division by zero"), DbError::Query(_)));
+    }
 }
