@@ -301,6 +301,7 @@ struct IdRow {
 fn fill_rollups(conn: &mut PgConnection, organization_id: Uuid) {
     diesel::sql_query("ALTER TABLE responses ENABLE TRIGGER alliance_rollup_maintenance").execute(conn).unwrap();
     diesel::sql_query(format!("SELECT alliance_rollup_rebuild('{organization_id}')")).execute(conn).unwrap();
+    diesel::sql_query("ALTER TABLE outcome_points DISABLE TRIGGER etr_reference_maintenance").execute(conn).unwrap();
     diesel::sql_query(format!(
         "INSERT INTO outcome_points (organization_id, instrument_key, episode_id, session_number, intake_hundredths, total_hundredths) \
          SELECT r.organization_id, r.instrument_key, r.episode_id, s.number, \
@@ -312,6 +313,8 @@ fn fill_rollups(conn: &mut PgConnection, organization_id: Uuid) {
     ))
     .execute(conn)
     .unwrap();
+    diesel::sql_query("ALTER TABLE outcome_points ENABLE TRIGGER etr_reference_maintenance").execute(conn).unwrap();
+    diesel::sql_query(format!("SELECT etr_reference_rebuild('{organization_id}')")).execute(conn).unwrap();
     diesel::sql_query(format!(
         "INSERT INTO alliance_change_stats (organization_id, instrument_key, shard, n, sum, sum_sq) \
          SELECT '{organization_id}', 'srs', 0, count(c), coalesce(sum(c), 0), coalesce(sum(c * c), 0) FROM ( \

@@ -7,8 +7,8 @@
 //! responses exactly.
 
 use super::DbError;
-use super::schema::{alliance_change_stats, outcome_points};
-use crate::domain::analytics::EtrBandPoint;
+use super::schema::{alliance_change_stats, etr_reference, outcome_points};
+use crate::domain::analytics::{EtrBandPoint, band_point};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -96,12 +96,14 @@ pub fn record_outcome_point(
 }
 
 /// The expected-treatment-response band of the other episodes whose intake is within
-/// `intake ± window`, per session up to `max_session`, aggregated in PostgreSQL
-/// (`percentile_cont` interpolates linearly, like the domain's percentiles).
+/// `intake ± window`, per session up to `max_session`: the sorted totals of `etr_reference`
+/// (kept from `outcome_points` by a trigger) for every intake value in the window, minus the
+/// episode's own points, with type-7 percentiles ([`band_point`], the interpolation of
+/// `percentile_cont`).
 ///
-/// Plan on 1 M responses (index-only, then a sort per session group):
-/// `Index Only Scan using outcome_points_reference on outcome_points` with
-/// `Index Cond: organization_id, instrument_key, intake_hundredths BETWEEN …, session_number <= 20`.
+/// Plan on 1 M responses: `Index Scan using etr_reference_pkey` with `Index Cond:
+/// organization_id, instrument_key, intake_hundredths BETWEEN …, session_number <= 20`
+/// (≈ 420 rows holding ≈ 55 k totals), then the own points by primary key.
 pub fn etr_band(
     conn: &mut PgConnection,
     organization_id: Uuid,
@@ -111,44 +113,41 @@ pub fn etr_band(
     window: f64,
     max_session: i32,
 ) -> Result<Vec<EtrBandPoint>, DbError> {
-    #[derive(QueryableByName)]
-    struct BandRow {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        session_number: i32,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-        #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Double>)]
-        percentiles: Vec<f64>,
-    }
     let low = ((intake - window) * 100.0).round() as i32;
     let high = ((intake + window) * 100.0).round() as i32;
-    let rows: Vec<BandRow> = diesel::sql_query(
-        "SELECT session_number, count(*)::bigint AS n, \
-                percentile_cont(ARRAY[0.1, 0.25, 0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY total_hundredths) AS percentiles \
-         FROM outcome_points WHERE organization_id = $1 AND instrument_key = $2 \
-         AND intake_hundredths BETWEEN $3 AND $4 AND session_number <= $5 AND episode_id <> $6 \
-         GROUP BY session_number ORDER BY session_number",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(organization_id)
-    .bind::<diesel::sql_types::Text, _>(key)
-    .bind::<diesel::sql_types::Integer, _>(low)
-    .bind::<diesel::sql_types::Integer, _>(high)
-    .bind::<diesel::sql_types::Integer, _>(max_session)
-    .bind::<diesel::sql_types::Uuid, _>(episode_id)
-    .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let p = |i: usize| row.percentiles.get(i).copied().unwrap_or(f64::NAN) / 100.0;
-            EtrBandPoint {
-                session_number: row.session_number,
-                n: row.n as usize,
-                p10: p(0),
-                p25: p(1),
-                p50: p(2),
-                p75: p(3),
-                p90: p(4),
+    let rows: Vec<(i32, Vec<i32>)> = etr_reference::table
+        .filter(etr_reference::organization_id.eq(organization_id))
+        .filter(etr_reference::instrument_key.eq(key))
+        .filter(etr_reference::intake_hundredths.between(low, high))
+        .filter(etr_reference::session_number.le(max_session))
+        .select((etr_reference::session_number, etr_reference::totals))
+        .load(conn)?;
+    let own: Vec<(i32, i32)> = outcome_points::table
+        .filter(outcome_points::organization_id.eq(organization_id))
+        .filter(outcome_points::instrument_key.eq(key))
+        .filter(outcome_points::episode_id.eq(episode_id))
+        .filter(outcome_points::intake_hundredths.between(low, high))
+        .filter(outcome_points::session_number.le(max_session))
+        .select((outcome_points::session_number, outcome_points::total_hundredths))
+        .load(conn)?;
+    let mut by_session: std::collections::BTreeMap<i32, Vec<i32>> = std::collections::BTreeMap::new();
+    for (session, totals) in rows {
+        by_session.entry(session).or_default().extend(totals);
+    }
+    for (session, total) in own {
+        if let Some(totals) = by_session.get_mut(&session) {
+            if let Some(index) = totals.iter().position(|t| *t == total) {
+                totals.swap_remove(index);
             }
+        }
+    }
+    Ok(by_session
+        .into_iter()
+        .filter(|(_, totals)| !totals.is_empty())
+        .map(|(session, mut totals)| {
+            totals.sort_unstable();
+            let values: Vec<f64> = totals.iter().map(|t| f64::from(*t) / 100.0).collect();
+            band_point(session, &values)
         })
         .collect())
 }

@@ -159,6 +159,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    etr_reference (organization_id, instrument_key, intake_hundredths, session_number) {
+        organization_id -> Uuid,
+        instrument_key -> Text,
+        intake_hundredths -> Int4,
+        session_number -> Int4,
+        totals -> Array<Int4>,
+    }
+}
+
+diesel::table! {
     form_request_items (organization_id, form_request_id, instrument_key) {
         organization_id -> Uuid,
         form_request_id -> Uuid,
@@ -369,6 +379,7 @@ diesel::joinable!(alliance_change_stats -> organizations (organization_id));
 diesel::joinable!(alliance_daily -> organizations (organization_id));
 diesel::joinable!(alliance_monthly -> organizations (organization_id));
 diesel::joinable!(clients -> organizations (organization_id));
+diesel::joinable!(etr_reference -> organizations (organization_id));
 diesel::joinable!(idempotency_keys -> organizations (organization_id));
 diesel::joinable!(instruments -> organizations (organization_id));
 diesel::joinable!(organization_settings -> organizations (organization_id));
@@ -384,6 +395,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     clients,
     episodes,
+    etr_reference,
     form_request_items,
     form_requests,
     idempotency_keys,

@@ -2,7 +2,7 @@
 //! triggers; these tests check that it stays exact: ranges cutting through months, voids,
 //! cutoff changes, erasure, and the rollup against a rebuild from the responses.
 
-use crate::fixtures::{Care, open_episode, put_client, srs, submit};
+use crate::fixtures::{Care, open_episode, ors, put_client, srs, submit};
 use crate::harness::{TestApp, spawn_app};
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -238,4 +238,35 @@ async fn concurrent_submissions_for_one_clinician_and_day_add_up_across_shards()
     let kept = daily_and_pair_rows(&mut conn, &organization);
     diesel::sql_query(format!("SELECT alliance_rollup_rebuild('{organization}')")).execute(&mut conn).unwrap();
     assert_eq!(kept, daily_and_pair_rows(&mut conn, &organization));
+}
+
+/// The organization's ETR reference rows, as text.
+fn etr_reference_rows(conn: &mut PgConnection, organization_id: &str) -> Vec<RollupRow> {
+    diesel::sql_query(format!(
+        "SELECT concat_ws(' ', instrument_key, intake_hundredths, session_number, totals::text) AS row \
+         FROM etr_reference WHERE organization_id = '{organization_id}' AND cardinality(totals) > 0 ORDER BY 1"
+    ))
+    .load(conn)
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_etr_reference_follows_new_replaced_and_erased_outcome_points() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Reference Clinic").await;
+    submit(&app, &care.admin.token, &ors(&care.session_id, [5.0; 4])).await;
+    let second = care.new_session(&app).await;
+    submit(&app, &care.admin.token, &ors(&second, [6.0; 4])).await;
+    // A second ORS for the same session replaces that session's point (24 → 28).
+    submit(&app, &care.admin.token, &ors(&second, [7.0; 4])).await;
+    let organization = care.admin.organization_id.to_string();
+    let mut conn = app.database.connect();
+    let kept = etr_reference_rows(&mut conn, &organization);
+    let texts: Vec<&str> = kept.iter().map(|r| r.row.as_str()).collect();
+    assert_eq!(texts, vec!["ors 2000 1 {2000}", "ors 2000 2 {2800}"]);
+    diesel::sql_query(format!("SELECT etr_reference_rebuild('{organization}')")).execute(&mut conn).unwrap();
+    assert_eq!(kept, etr_reference_rows(&mut conn, &organization));
+    let erased = app.delete_as(&care.admin.token, &format!("/v1/clients/{}", care.client_id)).await;
+    assert!(erased.status().is_success(), "{}", erased.status());
+    assert!(etr_reference_rows(&mut conn, &organization).is_empty());
 }

@@ -155,7 +155,7 @@ fn reference_values(reference: &[ReferenceEpisode], intake: f64, session: i32, w
 }
 
 /// Band point of a non-empty ascending slice.
-fn band_point(session_number: i32, values: &[f64]) -> EtrBandPoint {
+pub fn band_point(session_number: i32, values: &[f64]) -> EtrBandPoint {
     let p = |q: f64| percentile(values, q).unwrap_or(f64::NAN);
     EtrBandPoint {
         session_number,

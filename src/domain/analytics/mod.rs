@@ -18,7 +18,7 @@ pub mod statistics;
 mod student_t;
 
 pub use etr::{
-    EtrAssessment, EtrBandPoint, EtrSettings, EtrStatus, ReferenceEpisode, assess_against_band,
+    EtrAssessment, EtrBandPoint, EtrSettings, EtrStatus, ReferenceEpisode, assess_against_band, band_point,
     expected_treatment_response,
 };
 pub use insights::{
