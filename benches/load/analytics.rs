@@ -121,11 +121,10 @@ pub async fn run(
     );
     explain(
         &mut conn,
-        "ETR reference set",
+        "ETR reference: sorted totals per intake and session, the intake window 19-21",
         &format!(
-            "SELECT episode_id, session_number, intake_hundredths, total_hundredths FROM outcome_points \
-         WHERE organization_id = '{org}' AND instrument_key = 'ors' AND intake_hundredths BETWEEN 1900 AND 2100 \
-         AND session_number <= 20 AND episode_id <> '{episode}'"
+            "SELECT session_number, totals FROM etr_reference WHERE organization_id = '{org}' AND instrument_key = 'ors' \
+         AND intake_hundredths BETWEEN 1900 AND 2100 AND session_number <= 20"
         ),
         &mut plans,
     );

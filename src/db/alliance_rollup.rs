@@ -17,17 +17,17 @@
 //! Plans on 1 000 006 responses, one year, month-aligned (`cargo bench --bench load --
 //! analytics`; full text in `target/bench-plans.txt`; 2 shared cores):
 //! ```text
-//! rest of the organization (insights)      Aggregate -> Seq Scan on alliance_daily
-//!                                            17 885 rows, 10.0 ms
-//! analytics by clinician, sums             HashAggregate -> Seq Scan on alliance_daily
-//!                                            18 250 rows, 11.7 ms
+//! item statistics (insights)               Aggregate -> Seq Scan on alliance_monthly
+//!                                            588 rows, 0.48 ms
+//! analytics by clinician, sums             HashAggregate -> Seq Scan on alliance_monthly
+//!                                            600 rows, 0.60 ms
 //! analytics by clinician, distinct clients HashAggregate -> Seq Scan on alliance_clinician_clients
-//!                                            17 700 pairs, month overlap via InitPlan array, 10.1 ms
+//!                                            17 700 pairs, month overlap via InitPlan array, 12 ms
 //! analytics by program                     GroupAggregate -> Sort -> Hash Join
 //!                                            -> Index Only Scan using alliance_rollup_totals
-//!                                               (56 544 rows, Heap Fetches: 0), 143 ms
-//! baseline: GROUP BY scan of responses     GroupAggregate -> Index Only Scan using
-//!                                            responses_by_clinician (575 k entries), 402 ms
+//!                                               (56 544 rows, Heap Fetches: 0), 120-180 ms
+//! baseline: GROUP BY scan of responses     parallel scan or Index Only Scan using
+//!                                            responses_by_clinician (575 k entries), 350-700 ms
 //! ```
 //! The tables are small enough that PostgreSQL prefers a sequential scan of the
 //! organization's rows; the edges (partial days or months) are index range scans of

@@ -1,6 +1,7 @@
 //! Incremental statistics written in the same transaction as each response: the organization's
 //! SD of session-to-session alliance change (sharded sums), and outcome points with their
-//! episode's intake (the ETR reference set). Reads are primary-key or index-only scans.
+//! episode's intake (the ETR reference set, condensed by a trigger into `etr_reference`).
+//! Reads are primary-key or small index range scans.
 //!
 //! Approximation, by design: a voided response's contribution stays in these sums (voids are
 //! rare and the statistics are organization-wide); the per-episode reads exclude voided
@@ -101,9 +102,9 @@ pub fn record_outcome_point(
 /// episode's own points, with type-7 percentiles ([`band_point`], the interpolation of
 /// `percentile_cont`).
 ///
-/// Plan on 1 M responses: `Index Scan using etr_reference_pkey` with `Index Cond:
-/// organization_id, instrument_key, intake_hundredths BETWEEN …, session_number <= 20`
-/// (≈ 420 rows holding ≈ 55 k totals), then the own points by primary key.
+/// Plan on 1 M responses: `Bitmap Index Scan on etr_reference_pkey` (organization,
+/// instrument, intake window, session ≤ 20): 420 rows holding ≈ 55 k totals, 0.33 ms, where
+/// the same reference set read from `outcome_points` was 54 693 index entries, 31.6 ms.
 pub fn etr_band(
     conn: &mut PgConnection,
     organization_id: Uuid,
