@@ -147,19 +147,20 @@ pub async fn run(
     );
     explain(
         &mut conn,
-        "rest of the organization (insights): alliance_monthly, whole months of the year",
+        "rest of the organization (insights): alliance_clinician_sums, whole months of the year",
         &format!(
-            "SELECT sum(srs_n), sum(relationship_sum), sum(relationship_sum_sq), sum(wai_n), sum(goal_sum) FROM alliance_monthly \
-         WHERE organization_id = '{org}' AND month >= '2025-06-01' AND month < '2026-06-01' AND clinician_key <> '{clinician}'"
+            "SELECT sum(srs_n), sum(relationship_sum), sum(relationship_sum_sq), sum(wai_n), sum(goal_sum) FROM alliance_clinician_sums \
+         WHERE organization_id = '{org}' AND grain = 'month' AND period >= '2025-06-01' AND period < '2026-06-01' AND clinician_key <> '{clinician}'"
         ),
         &mut plans,
     );
     explain(
         &mut conn,
-        "organization analytics by clinician, sums: alliance_monthly",
+        "organization analytics by clinician, sums: alliance_clinician_sums",
         &format!(
             "SELECT clinician_key, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), sum(ceiling) \
-         FROM alliance_monthly WHERE organization_id = '{org}' AND month >= '2025-06-01' AND month < '2026-06-01' GROUP BY 1"
+         FROM alliance_clinician_sums WHERE organization_id = '{org}' AND grain = 'month' AND period >= '2025-06-01' \
+         AND period < '2026-06-01' GROUP BY 1"
         ),
         &mut plans,
     );

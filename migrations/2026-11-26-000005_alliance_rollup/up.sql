@@ -1,5 +1,5 @@
 -- Organization analytics and the organization side of clinician insights read rollups
--- instead of the responses: one narrow row per (month, episode, clinician), per (day,
+-- instead of the responses: one narrow row per (month, episode, clinician), per (day or month,
 -- clinician) and per clinician–client pair, with exact integer sums of the SRS/CSRS totals and
 -- SRS items, and sums of the WAI-SR subscale item means.
 -- Triggers keep it in step with responses inside the same transaction (insert, void, unvoid,
@@ -49,14 +49,16 @@ CREATE INDEX alliance_rollup_totals ON alliance_rollup (organization_id, month)
     INCLUDE (clinician_key, client_id, episode_id, total_n, total_sum, total_sum_sq, below_cutoff, ceiling)
     WHERE total_n > 0;
 
--- The same sums per UTC day and clinician, without the episode: what clinician insights
--- compare against and what analytics by clinician add up (a year is a few rows per clinician
--- and day; partial days at the edges of a range come from the responses). Concurrent
--- submissions for one clinician on one day spread over up to 8 shards instead of queueing
--- on one row; readers add the shards up.
-CREATE TABLE alliance_daily (
+-- The same sums per clinician and UTC month or day, without the episode: clinician insights'
+-- item statistics and the sums of analytics by clinician (whole months from the month rows,
+-- whole days of partial months from the day rows, partial days from the responses).
+-- Concurrent submissions for one clinician on one day spread over up to 8 shards instead of
+-- queueing on one row; readers add the shards up.
+CREATE TABLE alliance_clinician_sums (
     organization_id        uuid NOT NULL REFERENCES organizations (id),
-    day                    date NOT NULL,
+    grain                  text NOT NULL CHECK (grain IN ('day', 'month')),
+    -- The day, or the first day of the month.
+    period                 date NOT NULL,
     clinician_key          uuid NOT NULL,
     shard                  smallint NOT NULL CHECK (shard BETWEEN 0 AND 7),
     total_n                integer NOT NULL DEFAULT 0,
@@ -80,42 +82,11 @@ CREATE TABLE alliance_daily (
     task_sum_sq            double precision NOT NULL DEFAULT 0,
     bond_sum               double precision NOT NULL DEFAULT 0,
     bond_sum_sq            double precision NOT NULL DEFAULT 0,
-    PRIMARY KEY (organization_id, day, clinician_key, shard)
+    PRIMARY KEY (organization_id, grain, period, clinician_key, shard)
 );
--- Analytics by clinician over a range of days, index-only once the visibility map is set.
-CREATE INDEX alliance_daily_totals ON alliance_daily (organization_id, day)
+-- Analytics by clinician, index-only once the visibility map is set.
+CREATE INDEX alliance_clinician_sums_totals ON alliance_clinician_sums (organization_id, grain, period)
     INCLUDE (clinician_key, total_n, total_sum, total_sum_sq, below_cutoff, ceiling);
-
--- The same per clinician and UTC month (same shards): whole months of a range come from here,
--- the whole days of its partial months from alliance_daily.
-CREATE TABLE alliance_monthly (
-    organization_id        uuid NOT NULL REFERENCES organizations (id),
-    month                  date NOT NULL,
-    clinician_key          uuid NOT NULL,
-    shard                  smallint NOT NULL CHECK (shard BETWEEN 0 AND 7),
-    total_n                integer NOT NULL DEFAULT 0,
-    total_sum              bigint NOT NULL DEFAULT 0,
-    total_sum_sq           bigint NOT NULL DEFAULT 0,
-    below_cutoff           integer NOT NULL DEFAULT 0,
-    ceiling                integer NOT NULL DEFAULT 0,
-    srs_n                  integer NOT NULL DEFAULT 0,
-    relationship_sum       bigint NOT NULL DEFAULT 0,
-    relationship_sum_sq    bigint NOT NULL DEFAULT 0,
-    goals_topics_sum       bigint NOT NULL DEFAULT 0,
-    goals_topics_sum_sq    bigint NOT NULL DEFAULT 0,
-    approach_method_sum    bigint NOT NULL DEFAULT 0,
-    approach_method_sum_sq bigint NOT NULL DEFAULT 0,
-    overall_sum            bigint NOT NULL DEFAULT 0,
-    overall_sum_sq         bigint NOT NULL DEFAULT 0,
-    wai_n                  integer NOT NULL DEFAULT 0,
-    goal_sum               double precision NOT NULL DEFAULT 0,
-    goal_sum_sq            double precision NOT NULL DEFAULT 0,
-    task_sum               double precision NOT NULL DEFAULT 0,
-    task_sum_sq            double precision NOT NULL DEFAULT 0,
-    bond_sum               double precision NOT NULL DEFAULT 0,
-    bond_sum_sq            double precision NOT NULL DEFAULT 0,
-    PRIMARY KEY (organization_id, month, clinician_key, shard)
-);
 
 -- Which clients each clinician had a client-rated SRS/CSRS from, and in which months (sorted,
 -- distinct): distinct clients per clinician over a range without touching a row per month.
@@ -191,6 +162,7 @@ DECLARE
     v_day date;
     v_shard smallint;
     v_day_key integer;
+    v_period record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         r := NEW; adding := NEW.voided_at IS NULL;
@@ -268,11 +240,11 @@ BEGIN
           AND episode_id = c.episode_id AND clinician_key = c.clinician_key;
     END IF;
 
-    -- Daily, per clinician: the first shard no concurrent transaction holds.
+    -- Per clinician and day and month: the first shard no concurrent transaction holds.
     v_day := (r.administered_at AT TIME ZONE 'UTC')::date;
     v_shard := 0;
     IF adding THEN
-        v_day_key := hashtext('alliance_daily:' || r.organization_id::text || v_day::text || c.clinician_key::text);
+        v_day_key := hashtext('alliance_clinician_sums:' || r.organization_id::text || v_day::text || c.clinician_key::text);
         FOR candidate IN 0..7 LOOP
             IF pg_try_advisory_xact_lock(v_day_key, candidate) THEN
                 v_shard := candidate;
@@ -280,54 +252,32 @@ BEGIN
             END IF;
         END LOOP;
     END IF;
-    INSERT INTO alliance_daily (organization_id, day, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
-    VALUES (c.organization_id, v_day, c.clinician_key, v_shard, v_sign * c.total_n, v_sign * c.total_sum, v_sign * c.total_sum_sq, v_sign * c.below_cutoff, v_sign * c.ceiling, v_sign * c.srs_n, v_sign * c.relationship_sum, v_sign * c.relationship_sum_sq, v_sign * c.goals_topics_sum, v_sign * c.goals_topics_sum_sq, v_sign * c.approach_method_sum, v_sign * c.approach_method_sum_sq, v_sign * c.overall_sum, v_sign * c.overall_sum_sq, v_sign * c.wai_n, v_sign * c.goal_sum, v_sign * c.goal_sum_sq, v_sign * c.task_sum, v_sign * c.task_sum_sq, v_sign * c.bond_sum, v_sign * c.bond_sum_sq)
-    ON CONFLICT (organization_id, day, clinician_key, shard) DO UPDATE SET
-            total_n = alliance_daily.total_n + EXCLUDED.total_n,
-            total_sum = alliance_daily.total_sum + EXCLUDED.total_sum,
-            total_sum_sq = alliance_daily.total_sum_sq + EXCLUDED.total_sum_sq,
-            below_cutoff = alliance_daily.below_cutoff + EXCLUDED.below_cutoff,
-            ceiling = alliance_daily.ceiling + EXCLUDED.ceiling,
-            srs_n = alliance_daily.srs_n + EXCLUDED.srs_n,
-            relationship_sum = alliance_daily.relationship_sum + EXCLUDED.relationship_sum,
-            relationship_sum_sq = alliance_daily.relationship_sum_sq + EXCLUDED.relationship_sum_sq,
-            goals_topics_sum = alliance_daily.goals_topics_sum + EXCLUDED.goals_topics_sum,
-            goals_topics_sum_sq = alliance_daily.goals_topics_sum_sq + EXCLUDED.goals_topics_sum_sq,
-            approach_method_sum = alliance_daily.approach_method_sum + EXCLUDED.approach_method_sum,
-            approach_method_sum_sq = alliance_daily.approach_method_sum_sq + EXCLUDED.approach_method_sum_sq,
-            overall_sum = alliance_daily.overall_sum + EXCLUDED.overall_sum,
-            overall_sum_sq = alliance_daily.overall_sum_sq + EXCLUDED.overall_sum_sq,
-            wai_n = alliance_daily.wai_n + EXCLUDED.wai_n,
-            goal_sum = alliance_daily.goal_sum + EXCLUDED.goal_sum,
-            goal_sum_sq = alliance_daily.goal_sum_sq + EXCLUDED.goal_sum_sq,
-            task_sum = alliance_daily.task_sum + EXCLUDED.task_sum,
-            task_sum_sq = alliance_daily.task_sum_sq + EXCLUDED.task_sum_sq,
-            bond_sum = alliance_daily.bond_sum + EXCLUDED.bond_sum,
-            bond_sum_sq = alliance_daily.bond_sum_sq + EXCLUDED.bond_sum_sq;
-    INSERT INTO alliance_monthly (organization_id, month, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
-    VALUES (c.organization_id, c.month, c.clinician_key, v_shard, v_sign * c.total_n, v_sign * c.total_sum, v_sign * c.total_sum_sq, v_sign * c.below_cutoff, v_sign * c.ceiling, v_sign * c.srs_n, v_sign * c.relationship_sum, v_sign * c.relationship_sum_sq, v_sign * c.goals_topics_sum, v_sign * c.goals_topics_sum_sq, v_sign * c.approach_method_sum, v_sign * c.approach_method_sum_sq, v_sign * c.overall_sum, v_sign * c.overall_sum_sq, v_sign * c.wai_n, v_sign * c.goal_sum, v_sign * c.goal_sum_sq, v_sign * c.task_sum, v_sign * c.task_sum_sq, v_sign * c.bond_sum, v_sign * c.bond_sum_sq)
-    ON CONFLICT (organization_id, month, clinician_key, shard) DO UPDATE SET
-            total_n = alliance_monthly.total_n + EXCLUDED.total_n,
-            total_sum = alliance_monthly.total_sum + EXCLUDED.total_sum,
-            total_sum_sq = alliance_monthly.total_sum_sq + EXCLUDED.total_sum_sq,
-            below_cutoff = alliance_monthly.below_cutoff + EXCLUDED.below_cutoff,
-            ceiling = alliance_monthly.ceiling + EXCLUDED.ceiling,
-            srs_n = alliance_monthly.srs_n + EXCLUDED.srs_n,
-            relationship_sum = alliance_monthly.relationship_sum + EXCLUDED.relationship_sum,
-            relationship_sum_sq = alliance_monthly.relationship_sum_sq + EXCLUDED.relationship_sum_sq,
-            goals_topics_sum = alliance_monthly.goals_topics_sum + EXCLUDED.goals_topics_sum,
-            goals_topics_sum_sq = alliance_monthly.goals_topics_sum_sq + EXCLUDED.goals_topics_sum_sq,
-            approach_method_sum = alliance_monthly.approach_method_sum + EXCLUDED.approach_method_sum,
-            approach_method_sum_sq = alliance_monthly.approach_method_sum_sq + EXCLUDED.approach_method_sum_sq,
-            overall_sum = alliance_monthly.overall_sum + EXCLUDED.overall_sum,
-            overall_sum_sq = alliance_monthly.overall_sum_sq + EXCLUDED.overall_sum_sq,
-            wai_n = alliance_monthly.wai_n + EXCLUDED.wai_n,
-            goal_sum = alliance_monthly.goal_sum + EXCLUDED.goal_sum,
-            goal_sum_sq = alliance_monthly.goal_sum_sq + EXCLUDED.goal_sum_sq,
-            task_sum = alliance_monthly.task_sum + EXCLUDED.task_sum,
-            task_sum_sq = alliance_monthly.task_sum_sq + EXCLUDED.task_sum_sq,
-            bond_sum = alliance_monthly.bond_sum + EXCLUDED.bond_sum,
-            bond_sum_sq = alliance_monthly.bond_sum_sq + EXCLUDED.bond_sum_sq;
+    FOR v_period IN SELECT * FROM (VALUES ('day', v_day), ('month', c.month)) AS periods (grain, period) LOOP
+        INSERT INTO alliance_clinician_sums (organization_id, grain, period, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
+        VALUES (c.organization_id, v_period.grain, v_period.period, c.clinician_key, v_shard, v_sign * c.total_n, v_sign * c.total_sum, v_sign * c.total_sum_sq, v_sign * c.below_cutoff, v_sign * c.ceiling, v_sign * c.srs_n, v_sign * c.relationship_sum, v_sign * c.relationship_sum_sq, v_sign * c.goals_topics_sum, v_sign * c.goals_topics_sum_sq, v_sign * c.approach_method_sum, v_sign * c.approach_method_sum_sq, v_sign * c.overall_sum, v_sign * c.overall_sum_sq, v_sign * c.wai_n, v_sign * c.goal_sum, v_sign * c.goal_sum_sq, v_sign * c.task_sum, v_sign * c.task_sum_sq, v_sign * c.bond_sum, v_sign * c.bond_sum_sq)
+        ON CONFLICT (organization_id, grain, period, clinician_key, shard) DO UPDATE SET
+                total_n = alliance_clinician_sums.total_n + EXCLUDED.total_n,
+                total_sum = alliance_clinician_sums.total_sum + EXCLUDED.total_sum,
+                total_sum_sq = alliance_clinician_sums.total_sum_sq + EXCLUDED.total_sum_sq,
+                below_cutoff = alliance_clinician_sums.below_cutoff + EXCLUDED.below_cutoff,
+                ceiling = alliance_clinician_sums.ceiling + EXCLUDED.ceiling,
+                srs_n = alliance_clinician_sums.srs_n + EXCLUDED.srs_n,
+                relationship_sum = alliance_clinician_sums.relationship_sum + EXCLUDED.relationship_sum,
+                relationship_sum_sq = alliance_clinician_sums.relationship_sum_sq + EXCLUDED.relationship_sum_sq,
+                goals_topics_sum = alliance_clinician_sums.goals_topics_sum + EXCLUDED.goals_topics_sum,
+                goals_topics_sum_sq = alliance_clinician_sums.goals_topics_sum_sq + EXCLUDED.goals_topics_sum_sq,
+                approach_method_sum = alliance_clinician_sums.approach_method_sum + EXCLUDED.approach_method_sum,
+                approach_method_sum_sq = alliance_clinician_sums.approach_method_sum_sq + EXCLUDED.approach_method_sum_sq,
+                overall_sum = alliance_clinician_sums.overall_sum + EXCLUDED.overall_sum,
+                overall_sum_sq = alliance_clinician_sums.overall_sum_sq + EXCLUDED.overall_sum_sq,
+                wai_n = alliance_clinician_sums.wai_n + EXCLUDED.wai_n,
+                goal_sum = alliance_clinician_sums.goal_sum + EXCLUDED.goal_sum,
+                goal_sum_sq = alliance_clinician_sums.goal_sum_sq + EXCLUDED.goal_sum_sq,
+                task_sum = alliance_clinician_sums.task_sum + EXCLUDED.task_sum,
+                task_sum_sq = alliance_clinician_sums.task_sum_sq + EXCLUDED.task_sum_sq,
+                bond_sum = alliance_clinician_sums.bond_sum + EXCLUDED.bond_sum,
+                bond_sum_sq = alliance_clinician_sums.bond_sum_sq + EXCLUDED.bond_sum_sq;
+    END LOOP;
 
     -- Months of the clinician–client pair.
     IF c.total_n > 0 THEN
@@ -367,8 +317,7 @@ BEGIN
     PERFORM pg_advisory_xact_lock(alliance_rollup_lock_key(org));
     SELECT * INTO cut FROM alliance_cutoff(org);
     DELETE FROM alliance_rollup WHERE organization_id = org;
-    DELETE FROM alliance_daily WHERE organization_id = org;
-    DELETE FROM alliance_monthly WHERE organization_id = org;
+    DELETE FROM alliance_clinician_sums WHERE organization_id = org;
     DELETE FROM alliance_clinician_clients WHERE organization_id = org;
     INSERT INTO alliance_rollup
     SELECT c.organization_id, c.month, c.episode_id, c.clinician_key, c.client_id, sum(c.total_n), sum(c.total_sum), sum(c.total_sum_sq), sum(c.below_cutoff), sum(c.ceiling), sum(c.srs_n), sum(c.relationship_sum), sum(c.relationship_sum_sq), sum(c.goals_topics_sum), sum(c.goals_topics_sum_sq), sum(c.approach_method_sum), sum(c.approach_method_sum_sq), sum(c.overall_sum), sum(c.overall_sum_sq), sum(c.wai_n), sum(c.goal_sum), sum(c.goal_sum_sq), sum(c.task_sum), sum(c.task_sum_sq), sum(c.bond_sum), sum(c.bond_sum_sq)
@@ -379,19 +328,19 @@ BEGIN
     WHERE r.organization_id = org AND r.voided_at IS NULL AND r.rater = 'client'
       AND r.instrument_key IN ('srs', 'csrs', 'wai-sr')
     GROUP BY 1, 2, 3, 4, 5;
-    INSERT INTO alliance_daily (organization_id, day, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
-    SELECT c.organization_id, (r.administered_at AT TIME ZONE 'UTC')::date, c.clinician_key, 0, sum(c.total_n), sum(c.total_sum), sum(c.total_sum_sq), sum(c.below_cutoff), sum(c.ceiling), sum(c.srs_n), sum(c.relationship_sum), sum(c.relationship_sum_sq), sum(c.goals_topics_sum), sum(c.goals_topics_sum_sq), sum(c.approach_method_sum), sum(c.approach_method_sum_sq), sum(c.overall_sum), sum(c.overall_sum_sq), sum(c.wai_n), sum(c.goal_sum), sum(c.goal_sum_sq), sum(c.task_sum), sum(c.task_sum_sq), sum(c.bond_sum), sum(c.bond_sum_sq)
+    INSERT INTO alliance_clinician_sums (organization_id, grain, period, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
+    SELECT c.organization_id, 'day', (r.administered_at AT TIME ZONE 'UTC')::date, c.clinician_key, 0, sum(c.total_n), sum(c.total_sum), sum(c.total_sum_sq), sum(c.below_cutoff), sum(c.ceiling), sum(c.srs_n), sum(c.relationship_sum), sum(c.relationship_sum_sq), sum(c.goals_topics_sum), sum(c.goals_topics_sum_sq), sum(c.approach_method_sum), sum(c.approach_method_sum_sq), sum(c.overall_sum), sum(c.overall_sum_sq), sum(c.wai_n), sum(c.goal_sum), sum(c.goal_sum_sq), sum(c.task_sum), sum(c.task_sum_sq), sum(c.bond_sum), sum(c.bond_sum_sq)
     FROM responses r
     CROSS JOIN LATERAL alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id,
         r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores,
         cut.cutoff_hundredths, cut.inclusive) AS c
     WHERE r.organization_id = org AND r.voided_at IS NULL AND r.rater = 'client'
       AND r.instrument_key IN ('srs', 'csrs', 'wai-sr')
-    GROUP BY 1, 2, 3;
-    INSERT INTO alliance_monthly (organization_id, month, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
-    SELECT organization_id, date_trunc('month', day)::date, clinician_key, 0, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), sum(ceiling), sum(srs_n), sum(relationship_sum), sum(relationship_sum_sq), sum(goals_topics_sum), sum(goals_topics_sum_sq), sum(approach_method_sum), sum(approach_method_sum_sq), sum(overall_sum), sum(overall_sum_sq), sum(wai_n), sum(goal_sum), sum(goal_sum_sq), sum(task_sum), sum(task_sum_sq), sum(bond_sum), sum(bond_sum_sq)
-    FROM alliance_daily WHERE organization_id = org
-    GROUP BY 1, 2, 3;
+    GROUP BY 1, 2, 3, 4;
+    INSERT INTO alliance_clinician_sums (organization_id, grain, period, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
+    SELECT organization_id, 'month', date_trunc('month', period)::date, clinician_key, 0, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), sum(ceiling), sum(srs_n), sum(relationship_sum), sum(relationship_sum_sq), sum(goals_topics_sum), sum(goals_topics_sum_sq), sum(approach_method_sum), sum(approach_method_sum_sq), sum(overall_sum), sum(overall_sum_sq), sum(wai_n), sum(goal_sum), sum(goal_sum_sq), sum(task_sum), sum(task_sum_sq), sum(bond_sum), sum(bond_sum_sq)
+    FROM alliance_clinician_sums WHERE organization_id = org AND grain = 'day'
+    GROUP BY 1, 2, 3, 4;
     INSERT INTO alliance_clinician_clients (organization_id, clinician_key, client_id, months)
     SELECT organization_id, clinician_key, client_id, array_agg(DISTINCT month ORDER BY month)
     FROM alliance_rollup WHERE organization_id = org AND total_n > 0

@@ -7,7 +7,7 @@
 //! - `alliance_rollup`: per (month, episode, clinician); organization analytics by program,
 //!   month, age group and client attribute (joined to episodes or clients at read time, so a
 //!   changed attribute regroups history);
-//! - `alliance_monthly` and `alliance_daily`: per (UTC month or day, clinician, shard); the
+//! - `alliance_clinician_sums`: per (UTC month or day, clinician, shard); the
 //!   clinician's and the rest of the organization's item statistics in clinician insights,
 //!   and the sums of analytics by clinician (whole months from the first, whole days of partial
 //!   months from the second);
@@ -17,9 +17,9 @@
 //! Plans on 1 000 006 responses, one year, month-aligned (`cargo bench --bench load --
 //! analytics`; full text in `target/bench-plans.txt`; 2 shared cores):
 //! ```text
-//! item statistics (insights)               Aggregate -> Seq Scan on alliance_monthly
+//! item statistics (insights)               Aggregate -> Seq Scan on alliance_clinician_sums
 //!                                            588 rows, 0.48 ms
-//! analytics by clinician, sums             HashAggregate -> Seq Scan on alliance_monthly
+//! analytics by clinician, sums             HashAggregate -> Seq Scan on alliance_clinician_sums
 //!                                            600 rows, 0.60 ms
 //! analytics by clinician, distinct clients HashAggregate -> Seq Scan on alliance_clinician_clients
 //!                                            17 700 pairs, month overlap via InitPlan array, 12 ms
@@ -49,11 +49,16 @@ const COLUMNS: &str = "month, episode_id, clinician_key, client_id, total_n, tot
     approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, \
     bond_sum, bond_sum_sq";
 
-/// The columns of `alliance_daily` rows.
-const DAILY_COLUMNS: &str = "clinician_key, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, \
+/// The columns of `alliance_clinician_sums` rows.
+const CLINICIAN_COLUMNS: &str = "clinician_key, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, \
     relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, \
     approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, \
     bond_sum, bond_sum_sq";
+
+/// `columns` taken from the per-response contribution `c` of [`edge_contributions`].
+fn of_contribution(columns: &str) -> String {
+    columns.split(", ").map(|column| format!("c.{column}")).collect::<Vec<_>>().join(", ")
+}
 
 /// Responses that count for the rollups, per-row contributions joined in (`c`), restricted to
 /// `intervals` time intervals bound as pairs from `$first`.
@@ -83,7 +88,7 @@ pub const NO_CLINICIAN: &str = "00000000-0000-0000-0000-000000000000";
 /// `$1` organization, `$2`–`$3` whole months, `$4`–`$7` the two edges; callers bind further
 /// parameters from `$8`.
 pub fn parts_clause() -> String {
-    let edge_columns: String = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let edge_columns = of_contribution(COLUMNS);
     format!(
         "WITH cut AS (SELECT * FROM alliance_cutoff($1)), parts AS ( \
            SELECT {COLUMNS} FROM alliance_rollup WHERE organization_id = $1 AND month >= $2 AND month < $3 \
@@ -104,17 +109,18 @@ pub fn bind_parts(
 }
 
 /// A `WITH cut AS (…), daily AS (…)` clause: per-clinician sums of `[from, to)` from
-/// `alliance_monthly` for whole months, `alliance_daily` for the whole days of the partial
-/// months, and one row per response for the partial days. Binds `$1`–`$15`
+/// `alliance_clinician_sums` month rows for whole months, its day rows for the whole days of
+/// the partial months, and one row per response for the partial days. Binds `$1`–`$15`
 /// ([`bind_clinician_sums`]); callers bind further parameters from `$16`.
 pub fn clinician_sums_clause() -> String {
-    let edge_columns: String = DAILY_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let edge_columns = of_contribution(CLINICIAN_COLUMNS);
     format!(
         "WITH cut AS (SELECT * FROM alliance_cutoff($1)), daily AS ( \
-           SELECT {DAILY_COLUMNS} FROM alliance_monthly WHERE organization_id = $1 AND month >= $2 AND month < $3 \
+           SELECT {CLINICIAN_COLUMNS} FROM alliance_clinician_sums WHERE organization_id = $1 AND grain = 'month' \
+             AND period >= $2 AND period < $3 \
            UNION ALL \
-           SELECT {DAILY_COLUMNS} FROM alliance_daily WHERE organization_id = $1 \
-             AND ((day >= $4 AND day < $5) OR (day >= $6 AND day < $7)) \
+           SELECT {CLINICIAN_COLUMNS} FROM alliance_clinician_sums WHERE organization_id = $1 AND grain = 'day' \
+             AND ((period >= $4 AND period < $5) OR (period >= $6 AND period < $7)) \
            UNION ALL \
            SELECT {edge_columns} FROM {})",
         edge_contributions(8, 4)

@@ -2,7 +2,7 @@
 //!
 //! Clinician insights load the clinician's own responses in the range (index
 //! `responses_by_clinician`; only the columns the report needs, item JSON only for SRS and
-//! WAI forms) and the rest of the organization's sums from `alliance_daily`. Organization
+//! WAI forms) and the rest of the organization's sums from `alliance_clinician_sums`. Organization
 //! analytics aggregate the rollup rows of the range, grouped by the requested key. See
 //! [`super::alliance_rollup`] for the plans.
 
@@ -87,7 +87,7 @@ impl Database {
                 // Index-only on `responses_by_clinician`. Session numbers come from one index read
                 // of the episodes' sessions below (a join here made PostgreSQL hash every session of
                 // the organization); WAI subscale means from a second, narrow read; SRS item
-                // statistics from `alliance_daily`.
+                // statistics from `alliance_clinician_sums`.
                 let rows: Vec<Row> = responses::table
                     .filter(responses::organization_id.eq(org))
                     .filter(responses::clinician_id.eq(clinician_id))

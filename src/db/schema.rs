@@ -23,39 +23,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    alliance_daily (organization_id, day, clinician_key, shard) {
+    alliance_clinician_sums (organization_id, grain, period, clinician_key, shard) {
         organization_id -> Uuid,
-        day -> Date,
-        clinician_key -> Uuid,
-        shard -> Int2,
-        total_n -> Int4,
-        total_sum -> Int8,
-        total_sum_sq -> Int8,
-        below_cutoff -> Int4,
-        ceiling -> Int4,
-        srs_n -> Int4,
-        relationship_sum -> Int8,
-        relationship_sum_sq -> Int8,
-        goals_topics_sum -> Int8,
-        goals_topics_sum_sq -> Int8,
-        approach_method_sum -> Int8,
-        approach_method_sum_sq -> Int8,
-        overall_sum -> Int8,
-        overall_sum_sq -> Int8,
-        wai_n -> Int4,
-        goal_sum -> Float8,
-        goal_sum_sq -> Float8,
-        task_sum -> Float8,
-        task_sum_sq -> Float8,
-        bond_sum -> Float8,
-        bond_sum_sq -> Float8,
-    }
-}
-
-diesel::table! {
-    alliance_monthly (organization_id, month, clinician_key, shard) {
-        organization_id -> Uuid,
-        month -> Date,
+        grain -> Text,
+        period -> Date,
         clinician_key -> Uuid,
         shard -> Int2,
         total_n -> Int4,
@@ -376,8 +347,7 @@ diesel::table! {
 }
 
 diesel::joinable!(alliance_change_stats -> organizations (organization_id));
-diesel::joinable!(alliance_daily -> organizations (organization_id));
-diesel::joinable!(alliance_monthly -> organizations (organization_id));
+diesel::joinable!(alliance_clinician_sums -> organizations (organization_id));
 diesel::joinable!(clients -> organizations (organization_id));
 diesel::joinable!(etr_reference -> organizations (organization_id));
 diesel::joinable!(idempotency_keys -> organizations (organization_id));
@@ -389,8 +359,7 @@ diesel::joinable!(users -> organizations (organization_id));
 diesel::allow_tables_to_appear_in_same_query!(
     alliance_change_stats,
     alliance_clinician_clients,
-    alliance_daily,
-    alliance_monthly,
+    alliance_clinician_sums,
     alliance_rollup,
     audit_events,
     clients,

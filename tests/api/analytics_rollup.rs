@@ -48,14 +48,10 @@ fn rollup_rows(conn: &mut PgConnection, organization_id: &str) -> Vec<RollupRow>
 /// The organization's per-day and per-month sums (shards added up) and clinician–client months, as text.
 fn daily_and_pair_rows(conn: &mut PgConnection, organization_id: &str) -> Vec<RollupRow> {
     diesel::sql_query(format!(
-        "SELECT concat_ws(' ', day, clinician_key, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), \
-           sum(ceiling), sum(srs_n), sum(relationship_sum), sum(overall_sum_sq), sum(wai_n), round(sum(goal_sum)::numeric, 9)) AS row \
-         FROM alliance_daily WHERE organization_id = '{organization_id}' GROUP BY day, clinician_key \
-         HAVING sum(total_n) <> 0 OR sum(wai_n) <> 0 \
-         UNION ALL \
-         SELECT concat_ws(' ', month, clinician_key, sum(total_n), sum(total_sum), sum(total_sum_sq), sum(below_cutoff), \
-           sum(ceiling), sum(srs_n), sum(relationship_sum), sum(overall_sum_sq), sum(wai_n), round(sum(goal_sum)::numeric, 9)) \
-         FROM alliance_monthly WHERE organization_id = '{organization_id}' GROUP BY month, clinician_key \
+        "SELECT concat_ws(' ', grain, period, clinician_key, sum(total_n), sum(total_sum), sum(total_sum_sq), \
+           sum(below_cutoff), sum(ceiling), sum(srs_n), sum(relationship_sum), sum(overall_sum_sq), sum(wai_n), \
+           round(sum(goal_sum)::numeric, 9)) AS row \
+         FROM alliance_clinician_sums WHERE organization_id = '{organization_id}' GROUP BY grain, period, clinician_key \
          HAVING sum(total_n) <> 0 OR sum(wai_n) <> 0 \
          UNION ALL \
          SELECT concat_ws(' ', 'pair', clinician_key, client_id, months::text) FROM alliance_clinician_clients \
