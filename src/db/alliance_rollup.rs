@@ -17,10 +17,10 @@
 //! Plans on 1 000 006 responses, one year, month-aligned (`cargo bench --bench load --
 //! analytics`; full text in `target/bench-plans.txt`; 2 shared cores):
 //! ```text
-//! item statistics (insights)               Aggregate -> Seq Scan on alliance_clinician_sums
-//!                                            588 rows, 0.48 ms
-//! analytics by clinician, sums             HashAggregate -> Seq Scan on alliance_clinician_sums
-//!                                            600 rows, 0.60 ms
+//! item statistics (insights)               Aggregate -> Index Scan using alliance_clinician_sums_pkey
+//!                                            (month rows) 588 rows, 0.28 ms
+//! analytics by clinician, sums             HashAggregate -> Index Only Scan using
+//!                                            alliance_clinician_sums_totals, 600 rows, 0.40 ms
 //! analytics by clinician, distinct clients HashAggregate -> Seq Scan on alliance_clinician_clients
 //!                                            17 700 pairs, month overlap via InitPlan array, 12 ms
 //! analytics by program                     GroupAggregate -> Sort -> Hash Join
