@@ -39,6 +39,10 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    /// A query or path parameter is malformed, unknown or out of range (400, one entry per
+    /// parameter; `code` is `invalid_query` or `invalid_path`).
+    #[error("invalid parameters")]
+    InvalidParameters { code: &'static str, errors: Vec<FieldError> },
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("your role may not do this")]
@@ -72,7 +76,10 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             Self::Validation(_) => "validation",
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } | Self::Unavailable { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::InvalidParameters { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unavailable { code, .. } => code,
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
@@ -89,6 +96,7 @@ impl ApiError {
         match self {
             Self::Validation(_) => "The request has invalid fields",
             Self::BadRequest { .. } => "The request is malformed",
+            Self::InvalidParameters { .. } => "The request has invalid parameters",
             Self::Unauthorized(_) => "Authentication required",
             Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
@@ -106,6 +114,9 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             Self::Validation(errors) => format!("{} field(s) are invalid; see `errors`", errors.len()),
+            Self::InvalidParameters { errors, .. } => {
+                format!("{} parameter(s) are invalid; see `errors`", errors.len())
+            }
             Self::NotFound => "No resource exists at this address.".into(),
             Self::MethodNotAllowed { allow } => format!("This resource allows {}.", allow.join(", ")),
             Self::Internal(_) => "The server failed to handle this request; it has been logged.".into(),
@@ -122,7 +133,7 @@ impl ApiError {
             detail: self.detail(),
             code: code.into(),
             errors: match self {
-                Self::Validation(errors) => errors.clone(),
+                Self::Validation(errors) | Self::InvalidParameters { errors, .. } => errors.clone(),
                 _ => Vec::new(),
             },
         }
@@ -133,7 +144,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::InvalidParameters { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -202,7 +213,7 @@ impl From<DbError> for ApiError {
                 code: "conflict",
                 detail: format!("the request conflicts with existing data ({constraint})"),
             },
-            DbError::Unavailable(cause) => {
+            DbError::Unavailable(cause) | DbError::Lost(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::Unavailable {
                     code: "database_unavailable",
@@ -258,13 +269,26 @@ pub enum NotFoundProblem {
     NotFound(Problem),
 }
 
-/// Maps actix's own extractor failures (path and query) to problem+json.
-pub fn path_error(error: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest { code: "invalid_path", detail: format!("a path parameter is malformed: {error}") }.into()
+impl ApiError {
+    /// One bad query parameter.
+    pub fn query(name: &str, detail: impl Into<String>) -> Self {
+        Self::InvalidParameters { code: "invalid_query", errors: vec![FieldError::query(name, detail)] }
+    }
 }
 
-pub fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest { code: "invalid_query", detail: format!("the query string is malformed: {error}") }.into()
+/// Maps actix's own path extractor failures to problem+json, naming the parameter when every
+/// parameter of the route has the same type (a single `{id}`, the common case).
+pub fn path_error(error: actix_web::error::PathError, request: &actix_web::HttpRequest) -> actix_web::Error {
+    let detail = match &error {
+        actix_web::error::PathError::Deserialize(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    let names: Vec<&str> = request.match_info().iter().map(|(name, _)| name).collect();
+    let errors = match names.as_slice() {
+        [name] => vec![FieldError::path(name, detail)],
+        _ => names.iter().map(|name| FieldError::path(name, detail.clone())).collect(),
+    };
+    ApiError::InvalidParameters { code: "invalid_path", errors }.into()
 }
 
 #[cfg(test)]

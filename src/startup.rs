@@ -199,7 +199,7 @@ impl Application {
             settings.http_workers
         };
         let server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .into_utoipa_app()
                 .configure(http::api_routes)
                 .into_app()
@@ -212,12 +212,14 @@ impl Application {
                 .app_data(token_settings.clone())
                 .app_data(hashing.clone())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
-                .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(http::fallback::unmatched))
+                .wrap(from_fn(http::guard::refuse_unstorable_parameters))
+                .wrap(from_fn(http::security_headers::add_security_headers))
                 .wrap(from_fn(observe::observe))
-                .wrap(TracingLogger::<observe::RequestSpan>::new())
+                .wrap(TracingLogger::<observe::RequestSpan>::new());
+            http::panic::answering_panics(app)
         })
         .workers(workers)
         .shutdown_timeout(settings.shutdown_timeout.as_secs())

@@ -6,6 +6,7 @@ use super::page::{Page, PageRequest};
 use super::schema::audit_events;
 use super::{Database, DbError};
 use crate::domain::Role;
+use crate::domain::time::Timestamp;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -128,8 +129,8 @@ pub struct AuditFilter {
     pub resource_type: Option<String>,
     pub resource_id: Option<Uuid>,
     pub outcome: Option<Outcome>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
 }
 
 impl Database {
@@ -166,10 +167,10 @@ impl Database {
                 query = query.filter(audit_events::outcome.eq(outcome.as_str()));
             }
             if let Some(from) = filter.from {
-                query = query.filter(audit_events::occurred_at.ge(from));
+                query = query.filter(audit_events::occurred_at.ge(from.get()));
             }
             if let Some(to) = filter.to {
-                query = query.filter(audit_events::occurred_at.lt(to));
+                query = query.filter(audit_events::occurred_at.lt(to.get()));
             }
             let rows = query.load(conn)?;
             Ok(Page::from_rows(rows, page.limit, |row| row.id))

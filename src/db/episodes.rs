@@ -8,6 +8,7 @@ use super::page::{Page, PageRequest};
 use super::schema::{clients, episodes, sessions};
 use super::{Database, DbError};
 use crate::domain::Role;
+use crate::domain::time::{Date, Timestamp};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -40,14 +41,14 @@ pub struct SessionRow {
 pub struct NewEpisode {
     pub client_id: Uuid,
     pub clinician_id: Uuid,
-    pub started_on: NaiveDate,
+    pub started_on: Date,
     pub program: Option<String>,
 }
 
 #[derive(Default)]
 pub struct EpisodeChanges {
     pub clinician_id: Option<Uuid>,
-    pub ended_on: Option<Option<NaiveDate>>,
+    pub ended_on: Option<Option<Date>>,
     pub program: Option<Option<String>>,
     pub status: Option<String>,
 }
@@ -124,7 +125,7 @@ impl Database {
                         episodes::id.eq(id),
                         episodes::client_id.eq(new.client_id),
                         episodes::clinician_id.eq(new.clinician_id),
-                        episodes::started_on.eq(new.started_on),
+                        episodes::started_on.eq(new.started_on.get()),
                         episodes::program.eq(&new.program),
                     ))
                     .returning(EpisodeRow::as_returning())
@@ -196,7 +197,7 @@ impl Database {
                 let row = diesel::update(episodes::table.find((actor.organization_id, id)))
                     .set((
                         episodes::clinician_id.eq(changes.clinician_id.unwrap_or(current.clinician_id)),
-                        episodes::ended_on.eq(changes.ended_on.unwrap_or(current.ended_on)),
+                        episodes::ended_on.eq(changes.ended_on.map_or(current.ended_on, |day| day.map(Date::get))),
                         episodes::program.eq(changes.program.unwrap_or(current.program)),
                         episodes::status.eq(changes.status.unwrap_or(current.status)),
                         episodes::updated_at.eq(diesel::dsl::now),
@@ -216,7 +217,7 @@ impl Database {
         actor: Actor,
         episode_id: Uuid,
         number: i32,
-        occurred_at: DateTime<Utc>,
+        occurred_at: Timestamp,
     ) -> Result<SessionRow, Refused> {
         self.run(move |conn| {
             conn.transaction(|conn| {
@@ -231,7 +232,7 @@ impl Database {
                         sessions::id.eq(id),
                         sessions::episode_id.eq(episode_id),
                         sessions::number.eq(number),
-                        sessions::occurred_at.eq(occurred_at),
+                        sessions::occurred_at.eq(occurred_at.get()),
                     ))
                     .returning(SessionRow::as_returning())
                     .get_result(conn)?;

@@ -21,6 +21,7 @@ pub mod insights;
 pub mod instruments;
 pub mod organizations;
 pub mod page;
+pub mod pool;
 pub mod refresh_tokens;
 pub mod responses;
 pub mod rollups;
@@ -32,9 +33,10 @@ pub mod users;
 
 use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use pool::{Epoch, Manager, TrackedConnection};
 use std::time::Duration;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -42,8 +44,8 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// Serializes migration runs across processes (two replicas starting at once).
 const MIGRATION_LOCK_KEY: i64 = 0x7261_7070_6f72_7401;
 
-type PgPool = Pool<ConnectionManager<PgConnection>>;
-pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
+type PgPool = Pool<Manager>;
+pub type Conn = PooledConnection<Manager>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -51,8 +53,12 @@ pub enum DbError {
     NotFound,
     #[error("unique or foreign-key constraint `{constraint}` refused the change")]
     Conflict { constraint: String },
+    /// Busy: deadlock, statement timeout, no free connection. Worth a retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The server went away under this connection (killed, restarting, network cut).
+    #[error("database connection lost: {0}")]
+    Lost(String),
     #[error("query failed")]
     Query(#[source] DieselError),
     #[error("migrations failed: {0}")]
@@ -80,9 +86,14 @@ impl From<DieselError> for DbError {
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 Self::Unavailable("serialization failure".into())
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                Self::Unavailable("connection closed".into())
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                ref info,
+            ) => Self::Lost(info.message().to_owned()),
+            DieselError::DatabaseError(_, ref info) if is_connection_loss(info.message()) => {
+                Self::Lost(info.message().to_owned())
             }
+            DieselError::BrokenTransactionManager => Self::Lost("the transaction could not be ended".into()),
             // Transient: two transactions locking rollup rows in opposite orders, or a query
             // cut off by the statement timeout under load. Worth a retry, not a 500.
             DieselError::DatabaseError(_, ref info)
@@ -96,6 +107,26 @@ impl From<DieselError> for DbError {
     }
 }
 
+/// libpq's and the server's words for a connection that is gone (libpq reports some as errors of
+/// unknown kind; diesel exposes no SQLSTATE). The server's own are for `lc_messages = C`, which
+/// the embedded cluster uses; elsewhere libpq's (always English) still catch the common cases.
+fn is_connection_loss(message: &str) -> bool {
+    const SIGNS: [&str; 11] = [
+        "no connection to the server",
+        "server closed the connection unexpectedly",
+        "terminating connection due to",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection to server",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "SSL connection has been closed unexpectedly",
+        "lost synchronization with server",
+    ];
+    SIGNS.iter().any(|sign| message.contains(sign))
+}
+
 /// Session settings every pooled connection gets, so no query or forgotten transaction can
 /// hold resources forever.
 #[derive(Debug)]
@@ -103,8 +134,8 @@ struct SessionSettings {
     statement_timeout: Duration,
 }
 
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+impl CustomizeConnection<TrackedConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut TrackedConnection) -> Result<(), diesel::r2d2::Error> {
         let statement_ms = self.statement_timeout.as_millis();
         conn.batch_execute(&format!(
             "SET statement_timeout = {statement_ms}; \
@@ -128,13 +159,15 @@ pub struct PoolOptions {
 #[derive(Clone)]
 pub struct Database {
     pool: PgPool,
+    epoch: Epoch,
 }
 
 impl Database {
     /// Builds the pool without connecting yet: the service starts, and `/readyz` reports,
     /// even while the database is briefly away.
     pub fn new(url: &str, options: &PoolOptions) -> Self {
-        let manager = ConnectionManager::<PgConnection>::new(url);
+        let epoch = Epoch::default();
+        let manager = Manager::new(url, epoch.clone());
         let pool = Pool::builder()
             .max_size(options.max_size)
             .min_idle(Some(0))
@@ -144,7 +177,7 @@ impl Database {
             .test_on_check_out(false)
             .connection_customizer(Box::new(SessionSettings { statement_timeout: options.statement_timeout }))
             .build_unchecked(manager);
-        Self { pool }
+        Self { pool, epoch }
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
@@ -154,9 +187,16 @@ impl Database {
         F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let epoch = self.epoch.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
-            work(&mut conn)
+            let mut conn = checkout(&pool, &epoch)?;
+            let result = work(&mut conn);
+            if let Err(DbError::Lost(cause)) = &result {
+                tracing::warn!(error = %cause, "database connection lost; dropping it");
+                conn.lost = true;
+                epoch.advance();
+            }
+            result
         })
         .await
         .map_err(|_| DbError::Task)?
@@ -180,6 +220,23 @@ impl Database {
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+}
+
+/// A connection from the pool that proved alive in the current epoch (see [`pool`]).
+fn checkout(pool: &PgPool, epoch: &Epoch) -> Result<Conn, DbError> {
+    // Every stale connection is either revived or dropped, so this ends within a pool's worth.
+    loop {
+        let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
+        let current = epoch.current();
+        if conn.epoch == current {
+            return Ok(conn);
+        }
+        if conn.ping() {
+            conn.epoch = current;
+            return Ok(conn);
+        }
+        conn.lost = true;
     }
 }
 

@@ -8,6 +8,7 @@ pub mod people;
 pub mod role;
 pub mod settings;
 pub mod signals;
+pub mod time;
 pub mod validation;
 
 pub use role::Role;

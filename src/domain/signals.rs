@@ -2,7 +2,7 @@
 //! signals a new response raises from the series so far; storing and deduplicating them (one
 //! per kind per triggering response) is the database's job.
 
-use super::analytics::{AlliancePoint, EtrAssessment, EtrStatus, alliance_trajectory};
+use super::analytics::{AlliancePoint, EtrAssessment, EtrStatus, alliance_trajectory, round2};
 use super::clients::AgeGroup;
 use super::instruments::scoring::outcome_cutoff;
 use super::instruments::{InstrumentDefinition, Scores};
@@ -269,10 +269,6 @@ fn raise_rupture_or_repair(input: &SignalInput<'_>, raise: &mut impl FnMut(Signa
             raise(SignalKind::AllianceRepair, evidence, index.map(|i| input.earlier[i].response_id));
         }
     }
-}
-
-fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
 }
 
 #[cfg(test)]

@@ -3,17 +3,50 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// One bad field of a request, located by a JSON pointer (RFC 6901) into the body.
+/// Where a [`FieldError`]'s pointer points.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    /// The JSON request body (the default, left out of the answer).
+    #[default]
+    Body,
+    /// The query string, read as an object of parameter name → value (`/from`).
+    Query,
+    /// The path parameters, read as an object of parameter name → value (`/id`).
+    Path,
+}
+
+impl Location {
+    fn is_body(&self) -> bool {
+        *self == Location::Body
+    }
+}
+
+/// One bad field of a request, located by a JSON pointer (RFC 6901).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
-    /// JSON pointer to the bad value, e.g. `/answers/relationship`.
+    /// JSON pointer to the bad value, e.g. `/answers/relationship`; with `in`, into the query
+    /// or path parameters (`/from`).
     pub pointer: String,
     pub detail: String,
+    /// `query` or `path` when the pointer is not into the body.
+    #[serde(rename = "in", skip_serializing_if = "Location::is_body")]
+    pub location: Location,
 }
 
 impl FieldError {
     pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { pointer: pointer.into(), detail: detail.into() }
+        Self { pointer: pointer.into(), detail: detail.into(), location: Location::Body }
+    }
+
+    /// A bad query parameter.
+    pub fn query(name: &str, detail: impl Into<String>) -> Self {
+        Self { pointer: format!("/{}", pointer_token(name)), detail: detail.into(), location: Location::Query }
+    }
+
+    /// A bad path parameter.
+    pub fn path(name: &str, detail: impl Into<String>) -> Self {
+        Self { pointer: format!("/{}", pointer_token(name)), detail: detail.into(), location: Location::Path }
     }
 }
 

@@ -2,9 +2,11 @@
 
 use super::auth_user::AuthUser;
 use super::pagination::{Paged, page_request};
+use super::query::Query;
 use crate::db::Database;
 use crate::db::audit::{AuditEventRow, AuditFilter, Outcome};
 use crate::domain::Role;
+use crate::domain::time::Timestamp;
 use crate::error::{ApiError, AuthProblems, QueryProblems};
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
@@ -65,9 +67,9 @@ pub struct AuditQuery {
     pub resource_id: Option<Uuid>,
     pub outcome: Option<OutcomeFilter>,
     /// Inclusive lower bound on `occurred_at`.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
     /// Exclusive upper bound on `occurred_at`.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Timestamp>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -85,7 +87,7 @@ pub struct AuditQuery {
 #[get("/v1/audit-events")]
 pub async fn list_audit_events(
     user: AuthUser,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
     database: web::Data<Database>,
 ) -> Result<web::Json<Paged<AuditEventView>>, ApiError> {
     user.require(&[Role::Admin])?;
@@ -93,7 +95,7 @@ pub async fn list_audit_events(
     let page = page_request(query.limit, query.cursor.as_deref())?;
     if let (Some(from), Some(to)) = (query.from, query.to) {
         if from >= to {
-            return Err(ApiError::BadRequest { code: "invalid_query", detail: "`from` must be before `to`".into() });
+            return Err(ApiError::query("to", "must be after `from`"));
         }
     }
     let filter = AuditFilter {

@@ -7,6 +7,7 @@
 use super::auth_user::AuthUser;
 use super::extract::{Json, nullable};
 use super::pagination::{Paged, page_request};
+use super::query::Query;
 use super::users::conflict_as;
 use crate::db::Database;
 use crate::db::clients::{ClientChanges, ClientFilter, ClientRow};
@@ -153,7 +154,7 @@ pub async fn create_client(
 #[get("/v1/clients")]
 pub async fn list_clients(
     user: AuthUser,
-    query: web::Query<ClientQuery>,
+    query: Query<ClientQuery>,
     database: web::Data<Database>,
 ) -> Result<web::Json<Paged<ClientView>>, ApiError> {
     user.require(&READERS)?;

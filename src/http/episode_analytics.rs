@@ -2,6 +2,7 @@
 //! ANALYTICS.md on one episode, with every formula stated in the operation's description.
 
 use super::auth_user::AuthUser;
+use super::rounded::Rounded;
 use super::views::{SignalView, round2};
 use crate::db::Database;
 use crate::db::episode_analytics::{EpisodeSeries, SeriesResponse};
@@ -160,7 +161,7 @@ pub async fn episode_alliance(
     user: AuthUser,
     id: web::Path<Uuid>,
     database: web::Data<Database>,
-) -> Result<web::Json<AllianceView>, ApiError> {
+) -> Result<Rounded<AllianceView>, ApiError> {
     user.require(&READERS)?;
     let series = database.episode_series(user.actor(), id.into_inner(), "episode.alliance.read", false).await?;
     let instrument = ["srs", "csrs"]
@@ -194,7 +195,7 @@ pub async fn episode_alliance(
             repair: point.repair,
         })
         .collect();
-    Ok(web::Json(AllianceView {
+    Ok(Rounded(AllianceView {
         episode_id: series.episode.id,
         client_id: series.episode.client_id,
         instrument: instrument.map(str::to_owned),
@@ -272,7 +273,7 @@ pub async fn episode_outcomes(
     user: AuthUser,
     id: web::Path<Uuid>,
     database: web::Data<Database>,
-) -> Result<web::Json<OutcomesView>, ApiError> {
+) -> Result<Rounded<OutcomesView>, ApiError> {
     user.require(&READERS)?;
     let series = database.episode_series(user.actor(), id.into_inner(), "episode.outcomes.read", true).await?;
     let settings = &series.settings;
@@ -327,5 +328,5 @@ pub async fn episode_outcomes(
             etr,
         });
     }
-    Ok(web::Json(OutcomesView { episode_id: series.episode.id, client_id: series.episode.client_id, instruments }))
+    Ok(Rounded(OutcomesView { episode_id: series.episode.id, client_id: series.episode.client_id, instruments }))
 }

@@ -4,9 +4,11 @@
 use super::auth_user::AuthUser;
 use super::extract::{Json, nullable};
 use super::pagination::{Paged, page_request};
+use super::query::Query;
 use crate::db::Database;
 use crate::db::episodes::{EpisodeChanges, EpisodeRow, NewEpisode, Refused, SessionRow};
 use crate::domain::Role;
+use crate::domain::time::{Date, Timestamp};
 use crate::domain::validation::{FieldError, plain_text};
 use crate::error::{ApiError, AuthProblems, BodyProblems, NotFoundProblem, Problem, QueryProblems};
 use actix_web::{HttpResponse, get, patch, post, web};
@@ -88,7 +90,7 @@ pub struct CreateEpisode {
     pub client_id: Uuid,
     /// The primary clinician (a clinician may only name itself).
     pub clinician_id: Uuid,
-    pub started_on: NaiveDate,
+    pub started_on: Date,
     pub program: Option<String>,
 }
 
@@ -97,8 +99,8 @@ pub struct CreateEpisode {
 pub struct UpdateEpisode {
     pub clinician_id: Option<Uuid>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<NaiveDate>)]
-    pub ended_on: Option<Option<NaiveDate>>,
+    #[schema(value_type = Option<Date>)]
+    pub ended_on: Option<Option<Date>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub program: Option<Option<String>>,
@@ -111,7 +113,7 @@ pub struct CreateSession {
     pub episode_id: Uuid,
     /// 1, 2, …; unique within the episode.
     pub number: i32,
-    pub occurred_at: DateTime<Utc>,
+    pub occurred_at: Timestamp,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -175,7 +177,7 @@ pub async fn create_episode(
 #[get("/v1/episodes")]
 pub async fn list_episodes(
     user: AuthUser,
-    query: web::Query<EpisodeQuery>,
+    query: Query<EpisodeQuery>,
     database: web::Data<Database>,
 ) -> Result<web::Json<Paged<EpisodeView>>, ApiError> {
     user.require(&READERS)?;

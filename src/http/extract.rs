@@ -3,6 +3,7 @@
 //! malformed JSON, and 422 with the JSON pointer of the offending field for wrong types,
 //! missing or unknown fields.
 
+use super::located::locate;
 use crate::domain::validation::pointer_token;
 use crate::error::{ApiError, FieldError};
 use actix_web::dev::Payload;
@@ -135,6 +136,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         }
     })?;
     deserializer.end().map_err(|error| malformed(&error))?;
+    refuse_nul(body)?;
     Ok(value)
 }
 
@@ -148,23 +150,50 @@ fn malformed(error: &serde_json::Error) -> ApiError {
 }
 
 fn data_error(pointer: &str, error: &serde_json::Error) -> ApiError {
-    let message = error.to_string();
-    // serde names the field of "missing field `x`" in its message, while the path stops at
-    // the object that holds it (for an unknown field the path already ends with it).
-    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-    let field = ["unknown field `", "missing field `", "duplicate field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split('`').next());
-    let pointer = match field.map(pointer_token) {
-        Some(token) if !pointer.ends_with(&format!("/{token}")) => format!("{pointer}/{token}"),
-        _ => pointer.to_owned(),
-    };
-    let detail = match message.split_once(", expected one of") {
-        Some((head, _)) if message.starts_with("unknown field") => format!("{head}: this field is not accepted"),
-        _ => message,
-    };
+    let (pointer, detail) = locate(pointer, &error.to_string());
     ApiError::Validation(vec![FieldError::new(pointer, detail)])
+}
+
+/// PostgreSQL cannot store NUL in text, and no field of this API means one: a string (or an
+/// object key) holding `\u0000` anywhere in a body is refused here, once, with its pointer.
+/// The raw bytes are scanned first; only a body that might hold one is walked as a tree.
+fn refuse_nul(body: &[u8]) -> Result<(), ApiError> {
+    if !body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Ok(());
+    }
+    let Ok(tree) = serde_json::from_slice::<serde_json::Value>(body) else { return Ok(()) };
+    let mut errors = Vec::new();
+    find_nul(&tree, &mut String::new(), &mut errors);
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+}
+
+fn find_nul(value: &serde_json::Value, pointer: &mut String, errors: &mut Vec<FieldError>) {
+    const DETAIL: &str = "must not contain NUL characters (\\u0000)";
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => errors.push(FieldError::new(pointer.clone(), DETAIL)),
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let length = pointer.len();
+                pointer.push_str(&format!("/{index}"));
+                find_nul(item, pointer, errors);
+                pointer.truncate(length);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let length = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&pointer_token(key));
+                if key.contains('\0') {
+                    errors.push(FieldError::new(pointer.clone(), DETAIL));
+                } else {
+                    find_nul(item, pointer, errors);
+                }
+                pointer.truncate(length);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn to_pointer(path: &serde_path_to_error::Path) -> String {
@@ -226,6 +255,18 @@ mod tests {
     #[test]
     fn out_of_range_integers_are_data_errors() {
         assert_eq!(pointer_of(r#"{"name":"a","items":[{"score":300}]}"#), "/items/0/score");
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_refused_with_its_pointer_and_an_escaped_backslash_is_not() {
+        match parse_json::<serde_json::Value>(br#"{"a":[{"b":"x\u0000"}],"c\u0000":1}"#).unwrap_err() {
+            ApiError::Validation(errors) => {
+                let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+                assert_eq!(pointers, ["/a/0/b", "/c\u{0}"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_json::<serde_json::Value>(br#"{"a":"\\u0000"}"#).is_ok());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! `GET /v1/clinicians/{id}/insights` and `GET /v1/analytics/alliance`.
 
 use super::auth_user::AuthUser;
+use super::query::Query;
+use super::rounded::Rounded;
 use super::views::round2;
 use crate::db::Database;
 use crate::db::insights::{ClinicianResponse, GroupBy, Summary};
 use crate::domain::Role;
 use crate::domain::analytics::*;
+use crate::domain::time::Timestamp;
 use crate::error::{ApiError, AuthProblems, NotFoundProblem, QueryProblems};
 use actix_web::{get, web};
 use chrono::{DateTime, Duration, Utc};
@@ -18,22 +21,25 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
-    /// Inclusive; default one year before `to`.
-    pub from: Option<DateTime<Utc>>,
+    /// Inclusive; default one year before `to` (not before 1900-01-01).
+    pub from: Option<Timestamp>,
     /// Exclusive; default now. At most five years after `from`.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Timestamp>,
 }
 
-fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to = to.unwrap_or_else(Utc::now);
-    let from = from.unwrap_or(to - Duration::days(365));
-    if from >= to || to - from > Duration::days(5 * 366) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "`from` must be before `to`, at most five years apart".into(),
-        });
+/// The longest reporting range.
+const MAX_RANGE_DAYS: i64 = 5 * 366;
+
+fn range(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let to = to.unwrap_or_else(Timestamp::now);
+    let from = from.unwrap_or_else(|| to.saturating_sub(Duration::days(365)));
+    if from >= to {
+        return Err(ApiError::query("from", "must be before `to`"));
     }
-    Ok((from, to))
+    if to.get().signed_duration_since(from.get()) > Duration::days(MAX_RANGE_DAYS) {
+        return Err(ApiError::query("to", "must be at most five years after `from`"));
+    }
+    Ok((from.get(), to.get()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,9 +117,9 @@ fn total(response: &ClinicianResponse) -> f64 {
 pub async fn clinician_insights(
     user: AuthUser,
     id: web::Path<Uuid>,
-    query: web::Query<RangeQuery>,
+    query: Query<RangeQuery>,
     database: web::Data<Database>,
-) -> Result<web::Json<InsightsView>, ApiError> {
+) -> Result<Rounded<InsightsView>, ApiError> {
     user.require(&[Role::Admin, Role::Supervisor, Role::Clinician])?;
     let clinician_id = id.into_inner();
     if user.role == Role::Clinician && clinician_id != user.id {
@@ -195,7 +201,7 @@ pub async fn clinician_insights(
             )
         })
         .collect();
-    Ok(web::Json(InsightsView {
+    Ok(Rounded(InsightsView {
         clinician_id,
         from,
         to,
@@ -226,8 +232,10 @@ pub async fn clinician_insights(
 pub struct AnalyticsQuery {
     /// `clinician`, `program`, `month`, `age_group`, or `attribute:<name>` (a declared client attribute).
     pub group_by: String,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
+    /// Inclusive; default one year before `to` (not before 1900-01-01).
+    pub from: Option<Timestamp>,
+    /// Exclusive; default now. At most five years after `from`.
+    pub to: Option<Timestamp>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -269,9 +277,9 @@ pub struct AllianceAnalyticsView {
 #[get("/v1/analytics/alliance")]
 pub async fn alliance_analytics(
     user: AuthUser,
-    query: web::Query<AnalyticsQuery>,
+    query: Query<AnalyticsQuery>,
     database: web::Data<Database>,
-) -> Result<web::Json<AllianceAnalyticsView>, ApiError> {
+) -> Result<Rounded<AllianceAnalyticsView>, ApiError> {
     user.require(&[Role::Admin, Role::Supervisor, Role::Analyst])?;
     let query = query.into_inner();
     let (from, to) = range(query.from, query.to)?;
@@ -284,18 +292,15 @@ pub async fn alliance_analytics(
             Some(name) => {
                 let (_, settings) = database.organization_settings(user.organization_id).await?;
                 if !settings.declared_attributes.iter().any(|declared| declared == name) {
-                    return Err(ApiError::BadRequest {
-                        code: "invalid_query",
-                        detail: format!("`{name}` is not a declared client attribute"),
-                    });
+                    return Err(ApiError::query("group_by", format!("`{name}` is not a declared client attribute")));
                 }
                 GroupBy::Attribute(name.to_owned())
             }
             None => {
-                return Err(ApiError::BadRequest {
-                    code: "invalid_query",
-                    detail: "group_by is clinician, program, month, age_group or attribute:<name>".into(),
-                });
+                return Err(ApiError::query(
+                    "group_by",
+                    "must be clinician, program, month, age_group or attribute:<name>",
+                ));
             }
         },
     };
@@ -329,5 +334,5 @@ pub async fn alliance_analytics(
             }
         })
         .collect();
-    Ok(web::Json(AllianceAnalyticsView { group_by: query.group_by, from, to, small_cell_k: k, groups }))
+    Ok(Rounded(AllianceAnalyticsView { group_by: query.group_by, from, to, small_cell_k: k, groups }))
 }

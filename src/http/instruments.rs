@@ -3,6 +3,7 @@
 
 use super::auth_user::AuthUser;
 use super::extract::Json;
+use super::query::Query;
 use super::views::InstrumentView;
 use crate::db::Database;
 use crate::domain::Role;
@@ -78,7 +79,7 @@ pub async fn list_instruments(
 pub async fn get_instrument(
     user: AuthUser,
     key: web::Path<String>,
-    query: web::Query<LocaleQuery>,
+    query: Query<LocaleQuery>,
     database: web::Data<Database>,
 ) -> Result<web::Json<InstrumentView>, ApiError> {
     user.require(&STAFF)?;

@@ -1,5 +1,8 @@
 //! Prometheus metrics: request counts and a latency histogram labelled by method, route
 //! pattern (never the raw path, which may carry identifiers) and status; plus pool gauges.
+//! Every label comes from a closed set, so no caller can grow the exposition: a method outside
+//! the standard ones is `other`, a path no route matches is `unmatched`, and statuses are the
+//! few this service answers.
 //! One registry per application, no global recorder, so tests can run many apps at once.
 
 use crate::db::Database;
@@ -13,9 +16,15 @@ use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
+}
+
+/// The method label: one of the methods HTTP defines, else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"];
+    KNOWN.iter().find(|known| **known == method).copied().unwrap_or("other")
 }
 
 type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
@@ -48,8 +57,9 @@ impl Metrics {
         Self { registry, requests, latency, pool_connections, pool_idle, database }
     }
 
+    /// `route` must be a registered route pattern or `unmatched`.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let labels = RequestLabels { method: method.to_owned(), route: route.to_owned(), status };
+        let labels = RequestLabels { method: method_label(method), route: route.to_owned(), status };
         self.requests.get_or_create(&labels).inc();
         self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
@@ -62,5 +72,17 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("XYZ123"), "other");
+        assert_eq!(method_label("get"), "other");
     }
 }

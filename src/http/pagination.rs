@@ -37,17 +37,13 @@ fn decode_cursor(cursor: &str) -> Option<Uuid> {
 pub fn page_request(limit: Option<i64>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: format!("`limit` must be from 1 to {MAX_LIMIT}"),
-        });
+        return Err(ApiError::query("limit", format!("must be from 1 to {MAX_LIMIT}")));
     }
     let after = match cursor {
         None => None,
-        Some(cursor) => Some(decode_cursor(cursor).ok_or(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "`cursor` is not one this service issued".into(),
-        })?),
+        Some(cursor) => {
+            Some(decode_cursor(cursor).ok_or_else(|| ApiError::query("cursor", "is not one this service issued"))?)
+        }
     };
     Ok(PageRequest { limit, after })
 }

@@ -4,6 +4,7 @@
 use super::auth_user::AuthUser;
 use super::extract::{Json, JsonWithRaw, RawAnswers};
 use super::pagination::{Paged, page_request};
+use super::query::Query;
 use super::views::ResponseView;
 use crate::db::Database;
 use crate::db::instruments::InstrumentVersion;
@@ -11,10 +12,10 @@ use crate::db::responses::{Idempotency, ParsedSubmission, ResponseFilter, Submit
 use crate::domain::Role;
 use crate::domain::instruments::Answers;
 use crate::domain::instruments::definition::Rater;
+use crate::domain::time::Timestamp;
 use crate::domain::validation::{FieldError, plain_text};
 use crate::error::{ApiError, AuthProblems, BodyProblems, NotFoundProblem, Problem, QueryProblems};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -36,7 +37,7 @@ pub struct SubmitResponse {
     pub session_id: Option<Uuid>,
     pub episode_id: Option<Uuid>,
     pub rater: Rater,
-    pub administered_at: DateTime<Utc>,
+    pub administered_at: Timestamp,
     /// Item id → answer. VAS: 0.0–10.0, at most one decimal; Likert: a whole number in range.
     #[schema(value_type = Object, example = json!({"relationship": 9.1, "goals_topics": 8.4, "approach_method": 9.0, "overall": 8.8}))]
     pub answers: RawAnswers,
@@ -71,9 +72,9 @@ pub struct ResponseQuery {
     pub episode_id: Option<Uuid>,
     pub instrument: Option<String>,
     /// Inclusive lower bound on `administered_at`.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
     /// Exclusive upper bound on `administered_at`.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Timestamp>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -269,7 +270,7 @@ pub async fn create_responses(
 #[get("/v1/responses")]
 pub async fn list_responses(
     user: AuthUser,
-    query: web::Query<ResponseQuery>,
+    query: Query<ResponseQuery>,
     database: web::Data<Database>,
 ) -> Result<web::Json<Paged<ResponseView>>, ApiError> {
     user.require(&READERS)?;

@@ -3,6 +3,7 @@
 use super::auth_user::AuthUser;
 use super::extract::Json;
 use super::pagination::{Paged, page_request};
+use super::query::Query;
 use crate::auth::hashing_pool::HashingPool;
 use crate::db::Database;
 use crate::db::service_accounts::{NewServiceAccount, ServiceAccountRow};
@@ -108,7 +109,7 @@ pub async fn create_service_account(
 #[get("/v1/service-accounts")]
 pub async fn list_service_accounts(
     user: AuthUser,
-    query: web::Query<ServiceAccountQuery>,
+    query: Query<ServiceAccountQuery>,
     database: web::Data<Database>,
 ) -> Result<web::Json<Paged<ServiceAccountView>>, ApiError> {
     user.require(&[Role::Admin])?;

@@ -3,6 +3,7 @@
 use super::auth_user::AuthUser;
 use super::extract::Json;
 use super::pagination::{Paged, page_request};
+use super::query::Query;
 use super::views::SignalView;
 use crate::db::Database;
 use crate::db::signals::{SignalFilter, Transition};
@@ -55,7 +56,7 @@ pub struct ResolveRequest {
 #[get("/v1/signals")]
 pub async fn list_signals(
     user: AuthUser,
-    query: web::Query<SignalQuery>,
+    query: Query<SignalQuery>,
     database: web::Data<Database>,
 ) -> Result<web::Json<Paged<SignalView>>, ApiError> {
     user.require(&[Role::Admin, Role::Supervisor, Role::Clinician, Role::Integration])?;

@@ -50,6 +50,23 @@ pub struct TokenRequest {
     pub scope: Option<String>,
 }
 
+impl TokenRequest {
+    /// The first parameter holding a NUL character (no credential can contain one, and
+    /// PostgreSQL cannot store it).
+    fn field_with_nul(&self) -> Option<&'static str> {
+        let fields = [
+            ("grant_type", Some(&self.grant_type)),
+            ("username", self.username.as_ref()),
+            ("password", self.password.as_ref()),
+            ("client_id", self.client_id.as_ref()),
+            ("client_secret", self.client_secret.as_ref()),
+            ("refresh_token", self.refresh_token.as_ref()),
+            ("scope", self.scope.as_ref()),
+        ];
+        fields.into_iter().find(|(_, value)| value.is_some_and(|v| v.contains('\0'))).map(|(name, _)| name)
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -98,6 +115,9 @@ impl FromRequest for TokenForm {
                 }
                 _ => Err(invalid_request("send application/x-www-form-urlencoded or application/json")),
             }?;
+            if let Some(name) = parsed.field_with_nul() {
+                return Err(invalid_request(&format!("`{name}` must not contain NUL characters")));
+            }
             Ok(TokenForm(parsed))
         })
     }
@@ -177,6 +197,10 @@ fn basic_credentials(request: &HttpRequest) -> Option<(String, String)> {
     }
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let (id, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    // No credential holds a NUL; refused here rather than sent to the database.
+    if id.contains('\0') || secret.contains('\0') {
+        return None;
+    }
     Some((id.to_owned(), secret.to_owned()))
 }
 

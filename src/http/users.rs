@@ -3,6 +3,7 @@
 use super::auth_user::AuthUser;
 use super::extract::{Json, nullable};
 use super::pagination::{Paged, page_request};
+use super::query::Query;
 use crate::auth::hashing_pool::HashingPool;
 use crate::auth::password;
 use crate::db::Database;
@@ -178,7 +179,7 @@ pub fn conflict_as(code: &'static str, detail: &'static str) -> impl Fn(crate::d
 #[get("/v1/users")]
 pub async fn list_users(
     user: AuthUser,
-    query: web::Query<UserQuery>,
+    query: Query<UserQuery>,
     database: web::Data<Database>,
 ) -> Result<web::Json<Paged<UserView>>, ApiError> {
     user.require(&[Role::Admin, Role::Supervisor])?;

@@ -15,14 +15,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Rounds half away from zero on the decimal value: 8.825 (stored as 8.82499…) gives 8.83.
-/// The nudge is far below any real difference at this scale and far above f64's error.
-pub fn round2(value: f64) -> f64 {
-    if !value.is_finite() {
-        return value;
-    }
-    (value * 100.0 + value.signum() * 1e-7).round() / 100.0
-}
+pub use crate::domain::analytics::round2;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScoresView {

@@ -22,8 +22,10 @@ async fn analytics(app: &TestApp, care: &Care, group_by: &str, from: &str, to: &
     response.json::<Value>().await.unwrap()["groups"].as_array().unwrap().clone()
 }
 
+/// The API rounds every fractional analytics number to two decimals: `actual` must be exactly
+/// `expected`, so rounded.
 fn close(actual: &Value, expected: f64) -> bool {
-    actual.as_f64().is_some_and(|a| (a - expected).abs() < 0.0001)
+    actual.as_f64().is_some_and(|a| (a - rapport::domain::analytics::round2(expected)).abs() < 1e-9)
 }
 
 #[derive(QueryableByName, Debug, PartialEq)]

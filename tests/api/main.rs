@@ -12,6 +12,7 @@ mod audit_log;
 mod authentication;
 mod cli;
 mod clients;
+mod edges;
 mod errors;
 mod feedback;
 mod fixtures;

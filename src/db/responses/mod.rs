@@ -11,6 +11,7 @@ use super::{Database, DbError};
 use crate::domain::Role;
 use crate::domain::instruments::definition::Rater;
 use crate::domain::instruments::{Answers, InstrumentDefinition, Scores, score};
+use crate::domain::time::Timestamp;
 use crate::domain::validation::FieldError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -47,7 +48,7 @@ pub struct ParsedSubmission {
     pub session_id: Option<Uuid>,
     pub episode_id: Option<Uuid>,
     pub rater: Rater,
-    pub administered_at: DateTime<Utc>,
+    pub administered_at: Timestamp,
     pub comment: Option<String>,
 }
 
@@ -134,10 +135,10 @@ impl Database {
                     query = query.filter(responses::instrument_key.eq(instrument));
                 }
                 if let Some(from) = filter.from {
-                    query = query.filter(responses::administered_at.ge(from));
+                    query = query.filter(responses::administered_at.ge(from.get()));
                 }
                 if let Some(to) = filter.to {
-                    query = query.filter(responses::administered_at.lt(to));
+                    query = query.filter(responses::administered_at.lt(to.get()));
                 }
                 let rows: Vec<(ResponseRow, Option<i32>)> = query.load(conn)?;
                 let page = Page::from_rows(rows, page.limit, |(row, _)| row.id);
@@ -190,8 +191,8 @@ pub struct ResponseFilter {
     pub client_id: Option<Uuid>,
     pub episode_id: Option<Uuid>,
     pub instrument: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
 }
 
 fn find_visible(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<StoredResponse, DbError> {

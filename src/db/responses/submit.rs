@@ -196,7 +196,7 @@ fn store_one(
     let (settings_version, settings) = settings;
     let scores = score(definition, &submission.answers, settings, target.age_group);
     let id = Uuid::now_v7();
-    let earlier = earlier_scores(conn, actor, &target, key, submission.rater, submission.administered_at, id)?;
+    let earlier = earlier_scores(conn, actor, &target, key, submission.rater, submission.administered_at.get(), id)?;
     let paired = paired_form(conn, actor.organization_id, key, target.session_id)?;
     let already_raised = raised_once_per_episode(conn, actor.organization_id, target.episode_id, key)?;
     let alliance = matches!(key, "srs" | "csrs") && submission.rater == Rater::Client;
@@ -233,7 +233,7 @@ fn store_one(
             responses::session_id.eq(target.session_id),
             responses::clinician_id.eq(target.clinician_id),
             responses::rater.eq(submission.rater.as_str()),
-            responses::administered_at.eq(submission.administered_at),
+            responses::administered_at.eq(submission.administered_at.get()),
             responses::answers.eq(answers_json(&submission.answers)),
             responses::scores.eq(serde_json::to_value(&scores).expect("scores serialize")),
             responses::total_hundredths.eq((scores.total * 100.0).round() as i32),

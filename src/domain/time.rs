@@ -1,0 +1,190 @@
+//! Instants and dates a caller may send, bounded to a documented range at parse time.
+//!
+//! Clinical records of this service describe care between 1900 and 2200. Anything outside is a
+//! typo or an attack, and some of it (year −262143) is outside what PostgreSQL, or arithmetic
+//! such as "one year before", can hold. A [`Timestamp`] or [`Date`] outside the range cannot be
+//! constructed, so code past the edge never has to check again (docs/integration.md, "Dates").
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
+/// The first instant accepted: 1900-01-01T00:00:00Z.
+pub fn earliest() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).single().expect("a valid instant")
+}
+
+/// The first instant no longer accepted: 2200-01-01T00:00:00Z.
+pub fn end() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2200, 1, 1, 0, 0, 0).single().expect("a valid instant")
+}
+
+const RANGE_TEXT: &str = "must be from 1900-01-01T00:00:00Z to before 2200-01-01T00:00:00Z";
+const DATE_RANGE_TEXT: &str = "must be a date from 1900-01-01 to 2199-12-31";
+
+/// An instant in `[1900-01-01T00:00:00Z, 2200-01-01T00:00:00Z)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", RANGE_TEXT)]
+pub struct OutOfRange;
+
+impl Timestamp {
+    pub fn new(at: DateTime<Utc>) -> Result<Self, OutOfRange> {
+        if at >= earliest() && at < end() { Ok(Self(at)) } else { Err(OutOfRange) }
+    }
+
+    /// The current time (inside the range as long as the clock is sane).
+    pub fn now() -> Self {
+        Self::clamped(Utc::now())
+    }
+
+    /// `at`, moved to the nearest instant inside the range.
+    pub fn clamped(at: DateTime<Utc>) -> Self {
+        let last = end() - Duration::microseconds(1);
+        Self(at.clamp(earliest(), last))
+    }
+
+    pub fn get(self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// `self − duration`, or the earliest accepted instant if that would fall before it.
+    pub fn saturating_sub(self, duration: Duration) -> Self {
+        self.0.checked_sub_signed(duration).map_or(Self(earliest()), Self::clamped)
+    }
+
+    /// `self + duration` when it stays inside the range.
+    pub fn checked_add(self, duration: Duration) -> Option<Self> {
+        self.0.checked_add_signed(duration).and_then(|at| Self::new(at).ok())
+    }
+}
+
+impl From<Timestamp> for DateTime<Utc> {
+    fn from(at: Timestamp) -> Self {
+        at.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true).fmt(f)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let at = DateTime::<Utc>::deserialize(deserializer)?;
+        Self::new(at).map_err(|_| serde::de::Error::custom(RANGE_TEXT))
+    }
+}
+
+impl PartialSchema for Timestamp {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some("RFC 3339 instant from 1900-01-01T00:00:00Z to before 2200-01-01T00:00:00Z"))
+            .into()
+    }
+}
+
+impl ToSchema for Timestamp {}
+
+/// A calendar date from 1900-01-01 to 2199-12-31.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(NaiveDate);
+
+impl Date {
+    pub fn new(day: NaiveDate) -> Result<Self, OutOfRange> {
+        let at = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
+        Timestamp::new(at).map(|_| Self(day))
+    }
+
+    pub fn get(self) -> NaiveDate {
+        self.0
+    }
+}
+
+impl From<Date> for NaiveDate {
+    fn from(day: Date) -> Self {
+        day.0
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let day = NaiveDate::deserialize(deserializer)?;
+        Self::new(day).map_err(|_| serde::de::Error::custom(DATE_RANGE_TEXT))
+    }
+}
+
+impl PartialSchema for Date {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .description(Some("Date `YYYY-MM-DD` from 1900-01-01 to 2199-12-31"))
+            .into()
+    }
+}
+
+impl ToSchema for Date {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Timestamp, serde_json::Error> {
+        serde_json::from_value(serde_json::json!(text))
+    }
+
+    #[test]
+    fn instants_inside_the_range_parse_and_the_edges_are_exact() {
+        assert!(parse("1900-01-01T00:00:00Z").is_ok());
+        assert!(parse("2199-12-31T23:59:59.999999Z").is_ok());
+        assert!(parse("2200-01-01T00:00:00Z").is_err());
+        assert!(parse("1899-12-31T23:59:59Z").is_err());
+    }
+
+    #[test]
+    fn the_extremes_chrono_accepts_are_refused_with_the_range_in_the_message() {
+        for text in ["-262143-01-01T00:00:00Z", "+262142-12-31T23:59:59Z", "-5000-01-01T00:00:00Z"] {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.contains("1900-01-01"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn arithmetic_stays_inside_the_range() {
+        let first = parse("1900-06-01T00:00:00Z").unwrap();
+        assert_eq!(first.saturating_sub(Duration::days(365)).get(), earliest());
+        assert_eq!(first.checked_add(Duration::days(400_000)), None);
+        assert_eq!(Timestamp::clamped(DateTime::<Utc>::MAX_UTC).get(), end() - Duration::microseconds(1));
+    }
+
+    #[test]
+    fn dates_are_bounded_the_same_way() {
+        let date = |text: &str| serde_json::from_value::<Date>(serde_json::json!(text));
+        assert!(date("1900-01-01").is_ok());
+        assert!(date("2199-12-31").is_ok());
+        assert!(date("2200-01-01").is_err());
+        assert!(date("-5000-01-01").is_err());
+    }
+}
