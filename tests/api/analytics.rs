@@ -202,10 +202,10 @@ async fn clinician_insights_match_the_hand_computed_numbers() {
         format!("/v1/clinicians/{}/insights?from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z", care.clinician.id);
     let insights: Value = app.get_as(&care.clinician.token, &url).await.json().await.unwrap();
     // Totals 38, 38, 38, 35.2, 38: mean 37.44; SD √(6.272 / 4) = 1.2522; t(0.975, 4) = 2.7764;
-    // half width 2.7764 × 1.2522 / √5 = 1.5548 → [35.885, 38.995].
+    // half width 2.776445 × 1.252198 / √5 = 1.554792 → [35.885208, 38.994792], served as [35.89, 38.99].
     let mean = &insights["alliance"]["mean_srs"];
     assert!(
-        close(&mean["mean"], 37.44) && close(&mean["ci_lower"], 35.885) && close(&mean["ci_upper"], 38.995),
+        close(&mean["mean"], 37.44) && close(&mean["ci_lower"], 35.885_208) && close(&mean["ci_upper"], 38.994_792),
         "{mean}"
     );
     assert_eq!(insights["alliance"]["below_cutoff_share"], 0.2);
