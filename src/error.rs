@@ -262,6 +262,14 @@ pub enum QueryProblems {
     Malformed(Problem),
 }
 
+/// A path parameter is malformed (an `{id}` that is not a UUID).
+#[derive(utoipa::IntoResponses)]
+pub enum PathProblems {
+    /// A path parameter is malformed; `errors` names it (`in: path`).
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+}
+
 /// The record does not exist in the caller's organization (or the caller may not see it).
 #[derive(utoipa::IntoResponses)]
 pub enum NotFoundProblem {

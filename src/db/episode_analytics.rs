@@ -16,13 +16,17 @@
 
 use super::audit::Actor;
 use super::episodes::{EpisodeRow, find_visible_episode};
+use super::instruments::catalogue;
 use super::rollups;
 use super::schema::{clients, responses, sessions, signals};
-use super::signals::SignalRow;
+use super::signals::{Signal, SignalRow};
+use super::stored::stored;
 use super::{Database, DbError};
 use crate::domain::analytics::EtrBandPoint;
+use crate::domain::analytics::episode::SeriesResponse;
 use crate::domain::clients::AgeGroup;
-use crate::domain::instruments::Scores;
+use crate::domain::instruments::definition::Rater;
+use crate::domain::instruments::{Answers, Catalogue};
 use crate::domain::settings::OrganizationSettings;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -30,32 +34,37 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-#[derive(Debug, Clone)]
-pub struct SeriesResponse {
-    pub id: Uuid,
-    pub instrument_key: String,
-    pub rater: String,
-    pub session_number: Option<i32>,
-    pub administered_at: DateTime<Utc>,
-    /// Item answers in units (tenths for VAS).
-    pub answers: Value,
-    pub scores: Scores,
-}
-
 pub struct EpisodeSeries {
     pub episode: EpisodeRow,
     pub age_group: AgeGroup,
     pub settings: OrganizationSettings,
+    pub catalogue: Catalogue,
+    /// Non-voided responses in series order (session number, administered time, id).
     pub responses: Vec<SeriesResponse>,
-    pub signals: Vec<SignalRow>,
-    /// Per alliance instrument: the organization's change SD (once 100 pairs) and its pairs.
+    pub signals: Vec<Signal>,
+    /// Per session-alliance instrument: the organization's change SD (once 100 pairs) and its pairs.
     pub change_sd: BTreeMap<String, (Option<f64>, i64)>,
-    /// Per outcome instrument: the ETR band of the reference set for this episode's intake
-    /// (loaded only when asked for).
+    /// Per session-by-session outcome instrument: the ETR band of the reference set for this
+    /// episode's intake (loaded only when asked for).
     pub etr_bands: BTreeMap<String, Vec<EtrBandPoint>>,
 }
 
 type Row = (Uuid, String, String, Option<i32>, DateTime<Utc>, Value, Value);
+
+fn series_response(row: Row) -> Result<SeriesResponse, DbError> {
+    let (id, instrument_key, rater, session_number, administered_at, answers, scores) = row;
+    let answers: BTreeMap<String, i64> =
+        serde_json::from_value(answers).map_err(|e| DbError::Corrupt(format!("stored answers: {e}")))?;
+    Ok(SeriesResponse {
+        id,
+        instrument_key,
+        rater: stored(&rater, Rater::parse, "responses.rater")?,
+        session_number,
+        administered_at,
+        answers: Answers(answers),
+        scores: serde_json::from_value(scores).map_err(|e| DbError::Corrupt(format!("stored scores: {e}")))?,
+    })
+}
 
 impl Database {
     pub async fn episode_series(
@@ -72,6 +81,7 @@ impl Database {
                 let age_group: String =
                     clients::table.find((org, episode.client_id)).select(clients::age_group).first(conn)?;
                 let (_, settings) = super::settings::current(conn, org)?;
+                let catalogue = catalogue(conn, org)?;
                 let rows: Vec<Row> = super::responses::with_session_numbers()
                     .filter(responses::organization_id.eq(org))
                     .filter(responses::episode_id.eq(episode_id))
@@ -86,37 +96,27 @@ impl Database {
                         responses::scores,
                     ))
                     .load(conn)?;
-                let mut series = Vec::with_capacity(rows.len());
-                for (id, instrument_key, rater, session_number, administered_at, answers, scores) in rows {
-                    let scores =
-                        serde_json::from_value(scores).map_err(|e| DbError::Corrupt(format!("stored scores: {e}")))?;
-                    series.push(SeriesResponse {
-                        id,
-                        instrument_key,
-                        rater,
-                        session_number,
-                        administered_at,
-                        answers,
-                        scores,
-                    });
-                }
+                let mut series = rows.into_iter().map(series_response).collect::<Result<Vec<_>, _>>()?;
                 series.sort_by_key(|r| (r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
                 let signals = signals::table
                     .filter(signals::organization_id.eq(org))
                     .filter(signals::episode_id.eq(episode_id))
                     .order(signals::id.asc())
                     .select(SignalRow::as_select())
-                    .load(conn)?;
+                    .load::<SignalRow>(conn)?
+                    .into_iter()
+                    .map(Signal::try_from)
+                    .collect::<Result<Vec<_>, _>>()?;
                 let mut change_sd = BTreeMap::new();
-                for key in ["srs", "csrs"] {
+                for key in catalogue.session_alliance_keys() {
                     change_sd.insert(key.to_owned(), rollups::org_change_sd(conn, org, key)?);
                 }
                 let mut etr_bands = BTreeMap::new();
                 let etr_settings = settings.etr_settings();
-                for key in ["ors", "cors"].into_iter().filter(|_| with_etr) {
+                for key in catalogue.session_outcome_keys().into_iter().filter(|_| with_etr) {
                     let intake = series
                         .iter()
-                        .find(|r| r.instrument_key == key && r.rater == "client" && r.session_number.is_some());
+                        .find(|r| r.instrument_key == key && r.rater == Rater::Client && r.session_number.is_some());
                     if let Some(intake) = intake {
                         let band = rollups::etr_band(
                             conn,
@@ -133,8 +133,9 @@ impl Database {
                 actor.record(conn, action, "episode", Some(episode_id), serde_json::json!({}))?;
                 Ok(EpisodeSeries {
                     episode,
-                    age_group: AgeGroup::parse(&age_group).unwrap_or(AgeGroup::Adult),
+                    age_group: stored(&age_group, AgeGroup::parse, "clients.age_group")?,
                     settings,
+                    catalogue,
                     responses: series,
                     signals,
                     change_sd,

@@ -11,60 +11,47 @@ use super::alliance_rollup::{
     parts_clause,
 };
 use super::audit::Actor;
-use super::schema::{episodes, responses, sessions, users};
+use super::instruments::catalogue;
+use super::schema::{clients, episodes, responses, sessions, users};
+use super::stored::stored;
 use super::{Database, DbError};
-use crate::domain::analytics::moments_from_sums;
-use crate::domain::analytics::split_into_months;
+use crate::domain::analytics::clinician::{ClinicianData, ClinicianResponse};
+use crate::domain::analytics::statistics::Summary;
+use crate::domain::analytics::{moments_from_sums, split_into_months};
+use crate::domain::clients::AgeGroup;
+use crate::domain::instruments::Catalogue;
+use crate::domain::instruments::definition::Rater;
 use crate::domain::settings::OrganizationSettings;
 use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Nullable, Text, Uuid as SqlUuid};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
-#[derive(Debug, Clone)]
-pub struct ClinicianResponse {
-    pub id: Uuid,
-    pub episode_id: Uuid,
-    pub client_id: Uuid,
-    pub session_id: Option<Uuid>,
-    pub instrument_key: String,
-    pub rater: String,
-    pub session_number: Option<i32>,
-    pub administered_at: DateTime<Utc>,
-    pub total: f64,
-    /// A WAI-SR's or WAI-SR-T's item mean per subscale, in [`WAI_SUBSCALES`] order; empty for
-    /// other instruments.
-    pub wai_subscales: Vec<Option<f64>>,
-}
-
-pub const WAI_SUBSCALES: [&str; 3] = ["goal", "task", "bond"];
-
-impl ClinicianResponse {
-    /// One WAI subscale's item mean.
-    pub fn subscale_mean(&self, name: &str) -> Option<f64> {
-        let index = WAI_SUBSCALES.iter().position(|subscale| *subscale == name)?;
-        self.wai_subscales.get(index).copied().flatten()
-    }
-}
-
-/// Count, mean and sample variance of one measure.
-#[derive(Debug, Clone, Copy)]
-pub struct Summary {
-    pub n: i64,
-    pub mean: Option<f64>,
-    pub variance: Option<f64>,
-}
-
-pub struct ClinicianData {
+/// What clinician insights read, owned; [`InsightInputs::data`] lends it to the domain.
+pub struct InsightInputs {
     pub settings: OrganizationSettings,
+    pub catalogue: Catalogue,
     pub responses: Vec<ClinicianResponse>,
-    pub sessions: i64,
-    pub sessions_with_srs: i64,
-    /// Measure name (`srs:relationship`, `wai:goal`, …) → the clinician's own client-rated forms.
+    pub age_groups: BTreeMap<Uuid, AgeGroup>,
+    pub sessions: usize,
     pub own: Vec<(String, Summary)>,
-    /// Measure name → the rest of the organization.
     pub organization: Vec<(String, Summary)>,
+}
+
+impl InsightInputs {
+    pub fn data(&self) -> ClinicianData<'_> {
+        ClinicianData {
+            catalogue: &self.catalogue,
+            settings: &self.settings,
+            responses: &self.responses,
+            age_groups: &self.age_groups,
+            sessions: self.sessions,
+            own: &self.own,
+            organization: &self.organization,
+        }
+    }
 }
 
 type Row = (Uuid, Uuid, Uuid, Option<Uuid>, String, String, DateTime<Utc>, i32);
@@ -78,16 +65,17 @@ impl Database {
         clinician_id: Uuid,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<ClinicianData, DbError> {
+    ) -> Result<InsightInputs, DbError> {
         self.run(move |conn| {
             conn.transaction(|conn| {
                 let org = actor.organization_id;
                 users::table.find((org, clinician_id)).select(users::id).first::<Uuid>(conn)?;
                 let (_, settings) = super::settings::current(conn, org)?;
+                let catalogue = catalogue(conn, org)?;
                 // Index-only on `responses_by_clinician`. Session numbers come from one index read
                 // of the episodes' sessions below (a join here made PostgreSQL hash every session of
-                // the organization); WAI subscale means from a second, narrow read; SRS item
-                // statistics from `alliance_clinician_sums`.
+                // the organization); subscale means from a second, narrow read; item statistics
+                // from `alliance_clinician_sums`.
                 let rows: Vec<Row> = responses::table
                     .filter(responses::organization_id.eq(org))
                     .filter(responses::clinician_id.eq(clinician_id))
@@ -118,47 +106,36 @@ impl Database {
                     .filter(sessions::episode_id.eq_any(&episode_ids))
                     .select((sessions::id, sessions::episode_id, sessions::number, sessions::occurred_at))
                     .load(conn)?;
-                let numbers: std::collections::HashMap<Uuid, i32> =
+                let numbers: HashMap<Uuid, i32> =
                     session_rows.iter().map(|(id, _, number, _)| (*id, *number)).collect();
-                let caseload: std::collections::HashSet<Uuid> = caseload.into_iter().collect();
-                let session_count = session_rows
+                let caseload: HashSet<Uuid> = caseload.into_iter().collect();
+                let sessions = session_rows
                     .iter()
                     .filter(|(_, episode, _, at)| caseload.contains(episode) && *at >= from && *at < to)
-                    .count() as i64;
-                let mut wai = wai_subscale_means(conn, org, clinician_id, from, to)?;
-                let mut responses: Vec<ClinicianResponse> = rows
-                    .into_iter()
-                    .map(
-                        |(
-                            id,
-                            episode_id,
-                            client_id,
-                            session_id,
-                            instrument_key,
-                            rater,
-                            administered_at,
-                            total_hundredths,
-                        )| ClinicianResponse {
-                            id,
-                            episode_id,
-                            client_id,
-                            session_id,
-                            instrument_key,
-                            rater,
-                            session_number: session_id.and_then(|id| numbers.get(&id).copied()),
-                            administered_at,
-                            total: f64::from(total_hundredths) / 100.0,
-                            wai_subscales: wai.remove(&id).unwrap_or_default(),
-                        },
-                    )
-                    .collect();
+                    .count();
+                let client_ids: BTreeSet<Uuid> = rows.iter().map(|r| r.2).collect();
+                let age_groups = age_groups(conn, org, &client_ids)?;
+                let working_alliance: Vec<&str> =
+                    catalogue.iter().filter(|d| d.counterpart().is_some()).map(|d| d.key.as_str()).collect();
+                let mut subscales = subscale_means(conn, org, clinician_id, &working_alliance, (from, to))?;
+                let mut responses = Vec::with_capacity(rows.len());
+                for (id, episode_id, client_id, session_id, instrument_key, rater, administered_at, hundredths) in rows
+                {
+                    responses.push(ClinicianResponse {
+                        id,
+                        episode_id,
+                        client_id,
+                        session_id,
+                        instrument_key,
+                        rater: stored(&rater, Rater::parse, "responses.rater")?,
+                        session_number: session_id.and_then(|id| numbers.get(&id).copied()),
+                        administered_at,
+                        total: f64::from(hundredths) / 100.0,
+                        subscale_means: subscales.remove(&id).unwrap_or_default(),
+                    });
+                }
                 responses
                     .sort_by_key(|r| (r.episode_id, r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
-                let with_srs: std::collections::BTreeSet<Uuid> = responses
-                    .iter()
-                    .filter(|r| matches!(r.instrument_key.as_str(), "srs" | "csrs") && r.rater == "client")
-                    .filter_map(|r| r.session_id)
-                    .collect();
                 let (own, organization) = item_summaries(conn, org, clinician_id, from, to)?;
                 actor.record(
                     conn,
@@ -167,46 +144,79 @@ impl Database {
                     Some(clinician_id),
                     serde_json::json!({ "from": from, "to": to }),
                 )?;
-                Ok(ClinicianData {
-                    settings,
-                    responses,
-                    sessions: session_count,
-                    sessions_with_srs: with_srs.len() as i64,
-                    own,
-                    organization,
-                })
+                Ok(InsightInputs { settings, catalogue, responses, age_groups, sessions, own, organization })
             })
         })
         .await
     }
 }
 
-/// WAI-SR and WAI-SR-T subscale item means of the clinician's responses in range, by response id.
-fn wai_subscale_means(
+/// The age group of each client, typed; every client asked for must be found.
+fn age_groups(conn: &mut PgConnection, org: Uuid, ids: &BTreeSet<Uuid>) -> Result<BTreeMap<Uuid, AgeGroup>, DbError> {
+    let rows: Vec<(Uuid, String)> = clients::table
+        .filter(clients::organization_id.eq(org))
+        .filter(clients::id.eq_any(ids))
+        .select((clients::id, clients::age_group))
+        .load(conn)?;
+    let groups = rows
+        .into_iter()
+        .map(|(id, group)| Ok((id, stored(&group, AgeGroup::parse, "clients.age_group")?)))
+        .collect::<Result<BTreeMap<_, _>, DbError>>()?;
+    if groups.len() != ids.len() {
+        return Err(DbError::Corrupt("a response names a client that does not exist".into()));
+    }
+    Ok(groups)
+}
+
+/// Subscale item means of the clinician's working-alliance forms in range, by response id.
+fn subscale_means(
     conn: &mut PgConnection,
     org: Uuid,
     clinician: Uuid,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<std::collections::HashMap<Uuid, Vec<Option<f64>>>, DbError> {
-    let rows: Vec<(Uuid, Vec<Option<f64>>)> = responses::table
+    keys: &[&str],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<HashMap<Uuid, BTreeMap<String, f64>>, DbError> {
+    #[derive(serde::Deserialize)]
+    struct Subscale {
+        item_mean: f64,
+    }
+    let rows: Vec<(Uuid, Option<serde_json::Value>)> = responses::table
         .filter(responses::organization_id.eq(org))
         .filter(responses::clinician_id.eq(clinician))
-        .filter(responses::instrument_key.eq_any(["wai-sr", "wai-sr-t"]))
+        .filter(responses::instrument_key.eq_any(keys))
         .filter(responses::voided_at.is_null())
         .filter(responses::administered_at.ge(from))
         .filter(responses::administered_at.lt(to))
         .select((
             responses::id,
-            diesel::dsl::sql::<Array<Nullable<Double>>>(
-                "ARRAY[(responses.scores->'subscales'->'goal'->>'item_mean')::float8, \
-                 (responses.scores->'subscales'->'task'->>'item_mean')::float8, \
-                 (responses.scores->'subscales'->'bond'->>'item_mean')::float8]",
-            ),
+            diesel::dsl::sql::<Nullable<diesel::sql_types::Jsonb>>("responses.scores->'subscales'"),
         ))
         .load(conn)?;
-    Ok(rows.into_iter().collect())
+    rows.into_iter()
+        .map(|(id, subscales)| {
+            let parsed: BTreeMap<String, Subscale> = match subscales {
+                Some(value) => serde_json::from_value(value)
+                    .map_err(|e| DbError::Corrupt(format!("stored subscale scores: {e}")))?,
+                None => BTreeMap::new(),
+            };
+            Ok((id, parsed.into_iter().map(|(name, s)| (name, s.item_mean)).collect()))
+        })
+        .collect()
 }
+
+/// The item measures the rollups keep, as (area name, count column, sum column prefix, unit of
+/// the stored values): the items of the session alliance form whose items are compared (SRS, in
+/// tenths) and the subscales of the client's working-alliance form (item means). A unit test
+/// holds these against the instrument definitions.
+pub const ROLLUP_MEASURES: [(&str, &str, &str, f64); 7] = [
+    ("srs:relationship", "srs_n", "relationship", 0.1),
+    ("srs:goals_topics", "srs_n", "goals_topics", 0.1),
+    ("srs:approach_method", "srs_n", "approach_method", 0.1),
+    ("srs:overall", "srs_n", "overall", 0.1),
+    ("wai:goal", "wai_n", "goal", 1.0),
+    ("wai:task", "wai_n", "task", 1.0),
+    ("wai:bond", "wai_n", "bond", 1.0),
+];
 
 /// Count, mean and variance of every SRS item and WAI-SR subscale item mean of the clinician's
 /// client-rated forms, and of the rest of the organization (everyone else, including
@@ -227,19 +237,9 @@ fn item_summaries(
         #[diesel(sql_type = Array<Double>)]
         rest: Vec<f64>,
     }
-    // Per measure: (name, count column, sum column prefix, unit of the stored values).
-    let measures: [(&str, &str, &str, f64); 7] = [
-        ("srs:relationship", "srs_n", "relationship", 0.1),
-        ("srs:goals_topics", "srs_n", "goals_topics", 0.1),
-        ("srs:approach_method", "srs_n", "approach_method", 0.1),
-        ("srs:overall", "srs_n", "overall", 0.1),
-        ("wai:goal", "wai_n", "goal", 1.0),
-        ("wai:task", "wai_n", "task", 1.0),
-        ("wai:bond", "wai_n", "bond", 1.0),
-    ];
     // Integer sums stay exact in f64 far beyond any organization's volume (< 2^53).
     let columns = |whose: &str| -> String {
-        measures
+        ROLLUP_MEASURES
             .iter()
             .flat_map(|(_, n, prefix, _)| [n.to_string(), format!("{prefix}_sum"), format!("{prefix}_sum_sq")])
             .map(|column| format!("coalesce(sum({column}) FILTER (WHERE {whose}), 0)::float8"))
@@ -254,13 +254,13 @@ fn item_summaries(
     );
     let row: Sums = bind_clinician_sums(sql, org, from, to).bind::<SqlUuid, _>(clinician).get_result(conn)?;
     let summaries = |sums: &[f64]| -> Vec<(String, Summary)> {
-        measures
+        ROLLUP_MEASURES
             .iter()
             .enumerate()
             .map(|(index, (name, _, _, unit))| {
                 let (n, sum, sum_sq) = (sums[3 * index], sums[3 * index + 1], sums[3 * index + 2]);
                 let (mean, variance) = moments_from_sums(n as i64, sum * unit, sum_sq * unit * unit);
-                ((*name).to_owned(), Summary { n: n as i64, mean, variance })
+                ((*name).to_owned(), Summary { n: n as usize, mean, variance })
             })
             .collect()
     };

@@ -5,7 +5,7 @@
 use super::audit::Actor;
 use super::schema::{instrument_texts, instrument_versions, instruments, organizations};
 use super::{Database, DbError};
-use crate::domain::instruments::{InstrumentDefinition, builtin};
+use crate::domain::instruments::{Catalogue, InstrumentDefinition, builtin};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::{Map, Value};
@@ -121,6 +121,18 @@ fn current_versions(
             })
         })
         .collect()
+}
+
+/// The organization's instruments at their current version: the built-ins in their own order,
+/// then its custom instruments by key. What analytics ask about a stored response's key.
+pub(super) fn catalogue(conn: &mut PgConnection, organization_id: Uuid) -> Result<Catalogue, DbError> {
+    let builtin_order: Vec<String> = builtin::all().into_iter().map(|d| d.key).collect();
+    let mut versions = current_versions(conn, organization_id, None)?;
+    versions.sort_by_key(|v| {
+        let position = builtin_order.iter().position(|key| *key == v.definition.key);
+        (position.is_none(), position, v.definition.key.clone())
+    });
+    Ok(Catalogue::new(versions.into_iter().map(|v| v.definition)))
 }
 
 /// Definitions of specific versions, by version id (to render stored answers).

@@ -29,6 +29,7 @@ pub mod schema;
 pub mod service_accounts;
 pub mod settings;
 pub mod signals;
+pub mod stored;
 pub mod users;
 
 use diesel::PgConnection;

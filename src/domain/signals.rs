@@ -4,7 +4,7 @@
 
 use super::analytics::{AlliancePoint, EtrAssessment, EtrStatus, alliance_trajectory, round2};
 use super::clients::AgeGroup;
-use super::instruments::scoring::outcome_cutoff;
+use super::instruments::definition::Rater;
 use super::instruments::{InstrumentDefinition, Scores};
 use super::settings::OrganizationSettings;
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,10 @@ impl SignalKind {
         SignalKind::OffTrack,
         SignalKind::NoChange,
     ];
+
+    /// Raised at most once per episode and instrument while open (`no_change`: once at all).
+    pub const ONCE_PER_EPISODE: [SignalKind; 3] =
+        [SignalKind::OutcomeDeterioration, SignalKind::NoChange, SignalKind::OffTrack];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -81,12 +85,43 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Critical => "critical",
         }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|severity| severity.as_str() == raw)
+    }
+}
+
+/// Where a signal is in its life: `open` → `acknowledged` → `resolved`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl SignalStatus {
+    pub const ALL: [SignalStatus; 3] = [SignalStatus::Open, SignalStatus::Acknowledged, SignalStatus::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalStatus::Open => "open",
+            SignalStatus::Acknowledged => "acknowledged",
+            SignalStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == raw)
     }
 }
 
@@ -117,6 +152,8 @@ pub struct PairedForm {
 
 pub struct SignalInput<'a> {
     pub definition: &'a InstrumentDefinition,
+    /// Who filled the new response in.
+    pub rater: Rater,
     pub response_id: Uuid,
     pub session_number: Option<i32>,
     pub scores: &'a Scores,
@@ -133,20 +170,6 @@ pub struct SignalInput<'a> {
     pub etr: Option<&'a EtrAssessment>,
 }
 
-struct OutcomeRule {
-    higher_is_better: bool,
-    reliable_change: f64,
-}
-
-fn outcome_rule(key: &str, settings: &OrganizationSettings) -> Option<OutcomeRule> {
-    match key {
-        "ors" | "cors" => Some(OutcomeRule { higher_is_better: true, reliable_change: settings.ors_reliable_change }),
-        "phq-9" => Some(OutcomeRule { higher_is_better: false, reliable_change: settings.phq9_reliable_change }),
-        "gad-7" => Some(OutcomeRule { higher_is_better: false, reliable_change: settings.gad7_reliable_change }),
-        _ => None,
-    }
-}
-
 /// Decides the signals a new response raises from the series so far.
 pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
     let mut drafts = Vec::new();
@@ -155,7 +178,7 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
         response_ids.extend(extra);
         drafts.push(SignalDraft { kind, evidence, response_ids });
     };
-    let key = input.definition.key.as_str();
+    let definition = input.definition;
     let total = input.scores.total;
     let settings = input.settings;
     for flag in &input.scores.flags {
@@ -163,7 +186,7 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
             raise(SignalKind::SafetyItem, json!({ "item": flag.item, "total": total }), None);
         }
     }
-    if matches!(key, "srs" | "csrs") {
+    if definition.is_session_alliance() {
         if input.scores.flags.iter().any(|f| f.code == "alliance_below_cutoff") {
             let evidence =
                 json!({ "total": total, "cutoff": settings.srs_cutoff, "comparator": settings.srs_cutoff_comparator });
@@ -188,7 +211,7 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
             }
         }
     }
-    if matches!(key, "srs" | "csrs") {
+    if definition.is_session_alliance() {
         raise_rupture_or_repair(input, &mut raise);
     }
     if let Some(etr) = input.etr.filter(|e| e.status == EtrStatus::OffTrack) {
@@ -199,9 +222,9 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
             raise(SignalKind::OffTrack, evidence, None);
         }
     }
-    if let (Some(paired), true) = (input.paired, matches!(key, "wai-sr" | "wai-sr-t")) {
+    if let (Some(paired), Some(_)) = (input.paired, definition.counterpart()) {
         let (client, therapist) =
-            if key == "wai-sr" { (input.scores, &paired.scores) } else { (&paired.scores, input.scores) };
+            if input.rater == Rater::Client { (input.scores, &paired.scores) } else { (&paired.scores, input.scores) };
         let differing: Vec<Value> = client
             .subscales
             .iter()
@@ -219,21 +242,20 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
             raise(SignalKind::AllianceDiscrepancy, evidence, Some(paired.response_id));
         }
     }
-    if let (Some(rule), Some(intake)) = (outcome_rule(key, settings), input.earlier.first()) {
+    if let (Some(rule), Some(intake)) = (definition.outcome(), input.earlier.first()) {
         let change = total - intake.total;
-        let improvement = if rule.higher_is_better { change } else { -change };
+        let improvement = if definition.higher_is_better() { change } else { -change };
+        let reliable_change = rule.reliable_change(settings);
         let evidence = json!({ "intake_total": intake.total, "total": total, "change": round2(change),
-                               "reliable_change": rule.reliable_change,
-                               "clinical_cutoff": outcome_cutoff(key, settings, input.age_group) });
-        if improvement <= -rule.reliable_change + 1e-9
-            && !input.already_raised.contains(&SignalKind::OutcomeDeterioration)
-        {
+                               "reliable_change": reliable_change,
+                               "clinical_cutoff": rule.cutoff(settings, input.age_group).cutoff });
+        if improvement <= -reliable_change + 1e-9 && !input.already_raised.contains(&SignalKind::OutcomeDeterioration) {
             raise(SignalKind::OutcomeDeterioration, evidence.clone(), Some(intake.response_id));
         }
         let administrations = input.earlier.len() as i32 + 1;
         let session = input.session_number.unwrap_or(administrations);
         if session >= settings.no_change_session
-            && improvement < rule.reliable_change - 1e-9
+            && improvement < reliable_change - 1e-9
             && !input.already_raised.contains(&SignalKind::NoChange)
         {
             raise(SignalKind::NoChange, evidence, Some(intake.response_id));

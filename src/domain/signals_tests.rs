@@ -34,6 +34,7 @@ fn kinds(key: &str, scores: &Scores, earlier: &[EarlierScore], session: i32, rai
     let settings = OrganizationSettings::default();
     let input = SignalInput {
         definition: &definition,
+        rater: crate::domain::instruments::definition::Rater::Client,
         response_id: Uuid::now_v7(),
         session_number: Some(session),
         scores,
@@ -110,6 +111,7 @@ fn client_and_therapist_wai_forms_a_point_apart_on_a_subscale_raise_a_discrepanc
     let paired = PairedForm { response_id: Uuid::now_v7(), scores: therapist };
     let input = SignalInput {
         definition: &definition,
+        rater: crate::domain::instruments::definition::Rater::Client,
         response_id: Uuid::now_v7(),
         session_number: Some(4),
         scores: &client,

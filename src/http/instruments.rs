@@ -171,7 +171,7 @@ pub async fn define_instrument(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin])?;
     let definition = body.0;
-    definition.validate("").map_err(ApiError::Validation)?;
+    definition.validate_custom("").map_err(ApiError::Validation)?;
     if builtin::is_builtin(&definition.key) {
         return Err(ApiError::Conflict {
             code: "builtin_instrument",

@@ -8,21 +8,13 @@ use super::views::SignalView;
 use crate::db::Database;
 use crate::db::signals::{SignalFilter, Transition};
 use crate::domain::Role;
-use crate::domain::signals::SignalKind;
+use crate::domain::signals::{SignalKind, SignalStatus};
 use crate::domain::validation::plain_text;
 use crate::error::{ApiError, AuthProblems, BodyProblems, NotFoundProblem, Problem, QueryProblems};
 use actix_web::{get, post, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
-#[derive(Debug, Deserialize, Clone, Copy, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SignalStatus {
-    Open,
-    Acknowledged,
-    Resolved,
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -63,12 +55,8 @@ pub async fn list_signals(
     let query = query.into_inner();
     let page = page_request(query.limit, query.cursor.as_deref())?;
     let filter = SignalFilter {
-        status: query.status.map(|s| match s {
-            SignalStatus::Open => "open".to_owned(),
-            SignalStatus::Acknowledged => "acknowledged".to_owned(),
-            SignalStatus::Resolved => "resolved".to_owned(),
-        }),
-        kind: query.kind.map(|k| k.as_str().to_owned()),
+        status: query.status,
+        kind: query.kind,
         clinician_id: query.clinician_id,
         client_id: query.client_id,
         episode_id: query.episode_id,

@@ -4,10 +4,10 @@
 
 use crate::db::instruments::InstrumentVersion;
 use crate::db::responses::StoredResponse;
-use crate::db::signals::SignalRow;
+use crate::db::signals::Signal;
 use crate::domain::instruments::definition::*;
 use crate::domain::instruments::scoring::{Flag, SubscaleScore};
-use crate::domain::signals::{Severity, SignalKind};
+use crate::domain::signals::{Severity, SignalKind, SignalStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -32,8 +32,7 @@ pub struct SignalView {
     pub id: Uuid,
     pub kind: SignalKind,
     pub severity: Severity,
-    /// `open`, `acknowledged` or `resolved`.
-    pub status: String,
+    pub status: SignalStatus,
     pub client_id: Uuid,
     pub episode_id: Uuid,
     pub session_id: Option<Uuid>,
@@ -55,33 +54,28 @@ pub struct SignalView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<SignalRow> for SignalView {
-    fn from(row: SignalRow) -> Self {
-        let kind = SignalKind::parse(&row.kind).unwrap_or(SignalKind::AllianceBelowCutoff);
+impl From<Signal> for SignalView {
+    fn from(signal: Signal) -> Self {
         Self {
-            id: row.id,
-            kind,
-            severity: match row.severity.as_str() {
-                "critical" => Severity::Critical,
-                "warning" => Severity::Warning,
-                _ => Severity::Info,
-            },
-            status: row.status,
-            client_id: row.client_id,
-            episode_id: row.episode_id,
-            session_id: row.session_id,
-            clinician_id: row.clinician_id,
-            instrument: row.instrument_key,
-            response_id: row.response_id,
-            response_ids: row.response_ids.into_iter().flatten().collect(),
-            evidence: row.evidence,
-            acknowledged_by: row.acknowledged_by,
-            acknowledged_at: row.acknowledged_at,
-            resolved_by: row.resolved_by,
-            resolved_at: row.resolved_at,
-            resolution_note: row.resolution_note,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+            id: signal.id,
+            kind: signal.kind,
+            severity: signal.severity,
+            status: signal.status,
+            client_id: signal.client_id,
+            episode_id: signal.episode_id,
+            session_id: signal.session_id,
+            clinician_id: signal.clinician_id,
+            instrument: signal.instrument_key,
+            response_id: signal.response_id,
+            response_ids: signal.response_ids,
+            evidence: signal.evidence,
+            acknowledged_by: signal.acknowledged_by,
+            acknowledged_at: signal.acknowledged_at,
+            resolved_by: signal.resolved_by,
+            resolved_at: signal.resolved_at,
+            resolution_note: signal.resolution_note,
+            created_at: signal.created_at,
+            updated_at: signal.updated_at,
         }
     }
 }

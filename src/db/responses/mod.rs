@@ -6,7 +6,7 @@ use super::episodes::visible_episodes;
 use super::instruments::{InstrumentVersion, versions_by_id};
 use super::page::{Page, PageRequest};
 use super::schema::{episodes, responses, sessions, signals};
-use super::signals::SignalRow;
+use super::signals::{Signal, SignalRow, typed};
 use super::{Database, DbError};
 use crate::domain::Role;
 use crate::domain::instruments::definition::Rater;
@@ -60,7 +60,7 @@ pub struct StoredResponse {
     pub version: i32,
     pub definition: InstrumentDefinition,
     pub scores: Scores,
-    pub signals: Vec<SignalRow>,
+    pub signals: Vec<Signal>,
 }
 
 #[derive(Debug)]
@@ -215,7 +215,7 @@ fn with_definitions(
 ) -> Result<Vec<StoredResponse>, DbError> {
     let version_ids: Vec<Uuid> = rows.iter().map(|(row, _)| row.instrument_version_id).collect();
     let versions = versions_by_id(conn, organization_id, &version_ids)?;
-    let mut signals_by_response: BTreeMap<Uuid, Vec<SignalRow>> = BTreeMap::new();
+    let mut signals_by_response: BTreeMap<Uuid, Vec<Signal>> = BTreeMap::new();
     if with_signals {
         let ids: Vec<Uuid> = rows.iter().map(|(row, _)| row.id).collect();
         let found: Vec<SignalRow> = signals::table
@@ -224,7 +224,7 @@ fn with_definitions(
             .order(signals::id.asc())
             .select(SignalRow::as_select())
             .load(conn)?;
-        for signal in found {
+        for signal in typed(found)? {
             signals_by_response.entry(signal.response_id).or_default().push(signal);
         }
     }

@@ -10,10 +10,12 @@ use crate::db::episodes::visible_episodes;
 use crate::db::form_requests;
 use crate::db::rollups;
 use crate::db::schema::{clients, episodes, idempotency_keys, responses, sessions, signals};
-use crate::db::signals::SignalRow;
+use crate::db::signals::{Signal, SignalRow};
+use crate::db::stored::stored;
 use crate::domain::analytics::assess_against_band;
 use crate::domain::clients::AgeGroup;
-use crate::domain::signals::{EarlierScore, PairedForm, SignalInput, SignalKind, evaluate};
+use crate::domain::instruments::InstrumentDefinition;
+use crate::domain::signals::{EarlierScore, PairedForm, SignalInput, SignalKind, SignalStatus, evaluate};
 use crate::domain::validation::FieldError;
 
 /// Where a response belongs, as the caller may see it.
@@ -81,7 +83,7 @@ fn resolve_target(
         episode_id,
         client_id,
         clinician_id,
-        age_group: AgeGroup::parse(&age_group).unwrap_or(AgeGroup::Adult),
+        age_group: stored(&age_group, AgeGroup::parse, "clients.age_group")?,
     }))
 }
 
@@ -121,18 +123,14 @@ fn earlier_scores(
         .collect())
 }
 
+/// The latest counterpart form of a working-alliance inventory in the same session.
 fn paired_form(
     conn: &mut PgConnection,
     organization_id: Uuid,
-    key: &str,
+    definition: &InstrumentDefinition,
     session_id: Option<Uuid>,
 ) -> Result<Option<PairedForm>, SubmitError> {
-    let other = match key {
-        "wai-sr" => "wai-sr-t",
-        "wai-sr-t" => "wai-sr",
-        _ => return Ok(None),
-    };
-    let Some(session_id) = session_id else { return Ok(None) };
+    let (Some(other), Some(session_id)) = (definition.counterpart(), session_id) else { return Ok(None) };
     let found = responses::table
         .filter(responses::organization_id.eq(organization_id))
         .filter(responses::session_id.eq(session_id))
@@ -142,9 +140,12 @@ fn paired_form(
         .select((responses::id, responses::scores))
         .first::<(Uuid, Value)>(conn)
         .optional()?;
-    Ok(found.and_then(|(response_id, scores)| {
-        serde_json::from_value(scores).ok().map(|scores| PairedForm { response_id, scores })
-    }))
+    found
+        .map(|(response_id, scores)| {
+            let scores = serde_json::from_value(scores).map_err(|e| DbError::Corrupt(format!("stored scores: {e}")))?;
+            Ok(PairedForm { response_id, scores })
+        })
+        .transpose()
 }
 
 fn raised_once_per_episode(
@@ -157,14 +158,20 @@ fn raised_once_per_episode(
         .filter(signals::organization_id.eq(organization_id))
         .filter(signals::episode_id.eq(episode_id))
         .filter(signals::instrument_key.eq(key))
-        .filter(signals::kind.eq_any(["outcome_deterioration", "no_change", "off_track"]))
+        .filter(signals::kind.eq_any(SignalKind::ONCE_PER_EPISODE.map(SignalKind::as_str)))
         .select((signals::kind, signals::status))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter(|(kind, status)| kind == "no_change" || status != "resolved")
-        .filter_map(|(kind, _)| SignalKind::parse(&kind))
-        .collect())
+    let mut raised = Vec::new();
+    for (kind, status) in rows {
+        let kind = stored(&kind, SignalKind::parse, "signals.kind")?;
+        let status = stored(&status, SignalStatus::parse, "signals.status")?;
+        // `no_change` is raised once per episode whatever became of it; the others again once
+        // the earlier one is resolved.
+        if kind == SignalKind::NoChange || status != SignalStatus::Resolved {
+            raised.push(kind);
+        }
+    }
+    Ok(raised)
 }
 
 fn answers_json(answers: &Answers) -> Value {
@@ -197,10 +204,10 @@ fn store_one(
     let scores = score(definition, &submission.answers, settings, target.age_group);
     let id = Uuid::now_v7();
     let earlier = earlier_scores(conn, actor, &target, key, submission.rater, submission.administered_at.get(), id)?;
-    let paired = paired_form(conn, actor.organization_id, key, target.session_id)?;
+    let paired = paired_form(conn, actor.organization_id, definition, target.session_id)?;
     let already_raised = raised_once_per_episode(conn, actor.organization_id, target.episode_id, key)?;
-    let alliance = matches!(key, "srs" | "csrs") && submission.rater == Rater::Client;
-    let outcome = matches!(key, "ors" | "cors") && submission.rater == Rater::Client;
+    let alliance = definition.is_session_alliance() && submission.rater == Rater::Client;
+    let outcome = definition.is_session_outcome() && submission.rater == Rater::Client;
     let org_change_sd = if alliance { rollups::org_change_sd(conn, actor.organization_id, key)?.0 } else { None };
     let intake = earlier.first().map_or(scores.total, |first| first.total);
     let etr = match (outcome, target.session_number) {
@@ -245,6 +252,7 @@ fn store_one(
         .get_result(conn)?;
     let input = SignalInput {
         definition,
+        rater: submission.rater,
         response_id: id,
         session_number: target.session_number,
         scores: &scores,
@@ -289,7 +297,7 @@ fn store_one(
             .returning(SignalRow::as_returning())
             .get_result(conn)
             .optional()?;
-        stored_signals.extend(inserted);
+        stored_signals.extend(inserted.map(Signal::try_from).transpose()?);
     }
     if let Some(form_request) = form_request {
         if !form_requests::fulfil(conn, actor.organization_id, form_request, key, id)? {

@@ -17,7 +17,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::reliable_change::{ChangeAssessment, ChangeClass};
-use super::statistics::{DifferenceWithCi, MeanWithCi, mean, mean_with_ci, sample_sd, welch_difference};
+use super::statistics::{DifferenceWithCi, MeanWithCi, Summary, mean, sample_sd};
 
 /// Events per 100 sessions; `None` without sessions.
 pub fn rate_per_100(events: usize, sessions: usize) -> Option<f64> {
@@ -55,16 +55,16 @@ pub struct AreasForGrowth {
     pub area_for_growth: Option<String>,
 }
 
-/// Compares each `(area, clinician values, organization values)`; see the module doc.
-pub fn areas_for_growth(areas: &[(String, Vec<f64>, Vec<f64>)]) -> AreasForGrowth {
+/// Compares each `(area, clinician, organization)` summary; see the module doc.
+pub fn areas_for_growth(areas: &[(String, Summary, Summary)]) -> AreasForGrowth {
     let comparisons: Vec<AreaComparison> = areas
         .iter()
         .map(|(area, clinician, organization)| {
-            let difference = welch_difference(clinician, organization);
+            let difference = clinician.welch_minus(organization);
             AreaComparison {
                 area: area.clone(),
-                clinician: mean_with_ci(clinician),
-                organization: mean_with_ci(organization),
+                clinician: clinician.mean_with_ci(),
+                organization: organization.mean_with_ci(),
                 significant: difference.as_ref().is_some_and(DifferenceWithCi::excludes_zero),
                 difference,
             }
@@ -144,8 +144,8 @@ mod tests {
     use super::super::reliable_change::{Direction, classify};
     use super::*;
 
-    fn area(name: &str, clinician: &[f64], organization: &[f64]) -> (String, Vec<f64>, Vec<f64>) {
-        (name.to_owned(), clinician.to_vec(), organization.to_vec())
+    fn area(name: &str, clinician: &[f64], organization: &[f64]) -> (String, Summary, Summary) {
+        (name.to_owned(), Summary::of(clinician), Summary::of(organization))
     }
 
     #[test]

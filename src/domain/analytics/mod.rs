@@ -9,6 +9,8 @@
 //! - [`periods`]: whole months and partial-month edges of a reporting range;
 //! - [`insights`]: rates, effect size, areas for growth, agreement for clinician insights.
 
+pub mod clinician;
+pub mod episode;
 pub mod etr;
 pub mod insights;
 pub mod periods;

@@ -168,6 +168,32 @@ pub fn welch_from_summaries(a: (usize, f64, f64), b: (usize, f64, f64)) -> Optio
     })
 }
 
+/// Count, mean and sample variance of one measure: what a rollup can keep and a CI needs.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Summary {
+    pub n: usize,
+    pub mean: Option<f64>,
+    pub variance: Option<f64>,
+}
+
+impl Summary {
+    pub fn of(values: &[f64]) -> Self {
+        Self { n: values.len(), mean: mean(values), variance: sample_sd(values).map(|sd| sd * sd) }
+    }
+
+    pub fn mean_with_ci(&self) -> MeanWithCi {
+        mean_with_ci_from_summary(self.n, self.mean, self.variance)
+    }
+
+    /// `self − other` with a Welch interval (`None` below n = 2 on either side).
+    pub fn welch_minus(&self, other: &Summary) -> Option<DifferenceWithCi> {
+        welch_from_summaries(
+            (self.n, self.mean?, self.variance.unwrap_or(0.0)),
+            (other.n, other.mean?, other.variance.unwrap_or(0.0)),
+        )
+    }
+}
+
 /// A mean with its 95% t interval from summary statistics `(n, mean, sample variance)`.
 pub fn mean_with_ci_from_summary(n: usize, mean: Option<f64>, variance: Option<f64>) -> MeanWithCi {
     match (n, mean, variance) {

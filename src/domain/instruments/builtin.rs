@@ -5,6 +5,7 @@
 //! start (see `db::instruments`); responses keep the version they were scored with.
 
 use super::definition::*;
+use super::measure::{ClinicalCutoff, Measure, OutcomeRule, SettingName, Threshold};
 
 fn vas(id: &str, domain: &str) -> ItemDefinition {
     ItemDefinition {
@@ -15,6 +16,7 @@ fn vas(id: &str, domain: &str) -> ItemDefinition {
         scored: true,
         reversed: false,
         text: None,
+        safety_above: None,
     }
 }
 
@@ -27,6 +29,7 @@ fn likert(id: &str, domain: &str, min: i32, max: i32, labels: &[&str], text: Opt
         scored: true,
         reversed: false,
         text: text.map(str::to_owned),
+        safety_above: None,
     }
 }
 
@@ -37,7 +40,7 @@ fn band(label: &str, min: f64, max: f64) -> Band {
 fn rating_scale(
     key: &str,
     name: &str,
-    category: Category,
+    (category, measure): (Category, Measure),
     raters: Vec<Rater>,
     items: [(&str, &str); 4],
 ) -> InstrumentDefinition {
@@ -54,7 +57,53 @@ fn rating_scale(
         direction: Direction::HigherIsBetter,
         bands: Vec::new(),
         loinc: None,
+        measure,
     }
+}
+
+fn setting(name: SettingName) -> Threshold {
+    Threshold::Setting(name)
+}
+
+/// SRS and CSRS: rated every session, read for ruptures; only the adult SRS's items are compared
+/// with the organization's (the children's items are worded differently).
+fn session_alliance(item_comparisons: bool) -> (Category, Measure) {
+    (Category::Alliance, Measure::SessionAlliance { item_comparisons })
+}
+
+/// ORS: clinical below the cutoff of the client's age group; a child's ORS is read with the
+/// CORS cutoff.
+fn ors_outcome() -> (Category, Measure) {
+    let clinical_cutoff = ClinicalCutoff::BelowByAgeGroup {
+        adult: setting(SettingName::OrsCutoffAdult),
+        adolescent: setting(SettingName::OrsCutoffAdolescent),
+        child: setting(SettingName::CorsCutoffChild),
+    };
+    let rule = OutcomeRule {
+        reliable_change: setting(SettingName::OrsReliableChange),
+        clinical_cutoff,
+        session_by_session: true,
+    };
+    (Category::Outcome, Measure::Outcome(rule))
+}
+
+/// CORS: the children's form, one cutoff.
+fn cors_outcome() -> (Category, Measure) {
+    let rule = OutcomeRule {
+        reliable_change: setting(SettingName::OrsReliableChange),
+        clinical_cutoff: ClinicalCutoff::Below { cutoff: setting(SettingName::CorsCutoffChild) },
+        session_by_session: true,
+    };
+    (Category::Outcome, Measure::Outcome(rule))
+}
+
+/// PHQ-9 and GAD-7: caseness at or above a cutoff.
+fn caseness(cutoff: SettingName, reliable_change: SettingName) -> Measure {
+    Measure::Outcome(OutcomeRule {
+        reliable_change: setting(reliable_change),
+        clinical_cutoff: ClinicalCutoff::AtOrAbove { cutoff: setting(cutoff) },
+        session_by_session: false,
+    })
 }
 
 const SRS_ITEMS: [(&str, &str); 4] = [
@@ -80,7 +129,7 @@ const ORS_ITEMS: [(&str, &str); 4] = [
 
 const WAI_LABELS: [&str; 5] = ["seldom", "sometimes", "fairly often", "very often", "always"];
 
-fn wai(key: &str, name: &str, rater: Rater) -> InstrumentDefinition {
+fn wai(key: &str, name: &str, rater: Rater, counterpart: &str) -> InstrumentDefinition {
     let subscale = |key: &str, name: &str, items: [u8; 4]| Subscale {
         key: key.into(),
         name: name.into(),
@@ -108,6 +157,7 @@ fn wai(key: &str, name: &str, rater: Rater) -> InstrumentDefinition {
         direction: Direction::HigherIsBetter,
         bands: Vec::new(),
         loinc: None,
+        measure: Measure::WorkingAlliance { counterpart: counterpart.into() },
     }
 }
 
@@ -145,6 +195,7 @@ fn symptom_scale(
     text: &[(&str, &str)],
     bands: Vec<Band>,
     loinc: (&str, &str),
+    measure: Measure,
 ) -> InstrumentDefinition {
     InstrumentDefinition {
         key: key.into(),
@@ -163,6 +214,7 @@ fn symptom_scale(
         direction: Direction::LowerIsBetter,
         bands,
         loinc: Some(Loinc { panel: loinc.0.into(), total: loinc.1.into() }),
+        measure,
     }
 }
 
@@ -174,8 +226,13 @@ fn phq9() -> InstrumentDefinition {
         band("moderately_severe", 15.0, 19.0),
         band("severe", 20.0, 27.0),
     ];
+    let measure = caseness(SettingName::Phq9Caseness, SettingName::Phq9ReliableChange);
     let mut definition =
-        symptom_scale("phq-9", "Patient Health Questionnaire 9", &PHQ9_TEXT, bands, ("44249-1", "44261-6"));
+        symptom_scale("phq-9", "Patient Health Questionnaire 9", &PHQ9_TEXT, bands, ("44249-1", "44261-6"), measure);
+    // Item 9, thoughts of self-harm: any answer but "not at all" is a safety concern.
+    if let Some(item9) = definition.items.iter_mut().find(|item| item.id == "item9") {
+        item9.safety_above = Some(0);
+    }
     let mut difficulty = likert(
         "difficulty",
         "functional difficulty",
@@ -200,30 +257,25 @@ fn gad7() -> InstrumentDefinition {
         band("moderate", 10.0, 14.0),
         band("severe", 15.0, 21.0),
     ];
-    symptom_scale("gad-7", "Generalized Anxiety Disorder 7", &GAD7_TEXT, bands, ("69737-5", "70274-6"))
+    let measure = caseness(SettingName::Gad7Caseness, SettingName::Gad7ReliableChange);
+    symptom_scale("gad-7", "Generalized Anxiety Disorder 7", &GAD7_TEXT, bands, ("69737-5", "70274-6"), measure)
 }
 
 /// Every built-in instrument, in a stable order.
 pub fn all() -> Vec<InstrumentDefinition> {
     vec![
-        rating_scale("srs", "Session Rating Scale v3", Category::Alliance, vec![Rater::Client], SRS_ITEMS),
-        rating_scale("csrs", "Child Session Rating Scale", Category::Alliance, vec![Rater::Client], CSRS_ITEMS),
-        rating_scale(
-            "ors",
-            "Outcome Rating Scale",
-            Category::Outcome,
-            vec![Rater::Client, Rater::Collateral],
-            ORS_ITEMS,
-        ),
+        rating_scale("srs", "Session Rating Scale v3", session_alliance(true), vec![Rater::Client], SRS_ITEMS),
+        rating_scale("csrs", "Child Session Rating Scale", session_alliance(false), vec![Rater::Client], CSRS_ITEMS),
+        rating_scale("ors", "Outcome Rating Scale", ors_outcome(), vec![Rater::Client, Rater::Collateral], ORS_ITEMS),
         rating_scale(
             "cors",
             "Child Outcome Rating Scale",
-            Category::Outcome,
+            cors_outcome(),
             vec![Rater::Client, Rater::Collateral],
             ORS_ITEMS,
         ),
-        wai("wai-sr", "Working Alliance Inventory, Short Revised (client)", Rater::Client),
-        wai("wai-sr-t", "Working Alliance Inventory, Short Revised (therapist)", Rater::Therapist),
+        wai("wai-sr", "Working Alliance Inventory, Short Revised (client)", Rater::Client, "wai-sr-t"),
+        wai("wai-sr-t", "Working Alliance Inventory, Short Revised (therapist)", Rater::Therapist, "wai-sr"),
         phq9(),
         gad7(),
     ]
@@ -264,6 +316,28 @@ mod tests {
             assert_eq!(has_text, definition.ships_text, "{}", definition.key);
             assert_eq!(definition.ships_text, definition.licence == Licence::PublicDomain);
         }
+    }
+
+    #[test]
+    fn each_builtin_says_what_it_measures() {
+        let all = all();
+        let keys = |test: fn(&InstrumentDefinition) -> bool| -> Vec<&str> {
+            all.iter().filter(|d| test(d)).map(|d| d.key.as_str()).collect()
+        };
+        assert_eq!(keys(InstrumentDefinition::is_session_alliance), ["srs", "csrs"]);
+        assert_eq!(keys(InstrumentDefinition::compares_items), ["srs"]);
+        assert_eq!(keys(InstrumentDefinition::is_session_outcome), ["ors", "cors"]);
+        assert_eq!(keys(|d| d.outcome().is_some()), ["ors", "cors", "phq-9", "gad-7"]);
+        let counterparts: Vec<(&str, Option<&str>)> =
+            all.iter().filter(|d| d.counterpart().is_some()).map(|d| (d.key.as_str(), d.counterpart())).collect();
+        assert_eq!(counterparts, [("wai-sr", Some("wai-sr-t")), ("wai-sr-t", Some("wai-sr"))]);
+        let safety: Vec<(&str, &str)> = all
+            .iter()
+            .flat_map(|d| {
+                d.items.iter().filter(|i| i.safety_above.is_some()).map(move |i| (d.key.as_str(), i.id.as_str()))
+            })
+            .collect();
+        assert_eq!(safety, [("phq-9", "item9")]);
     }
 
     #[test]

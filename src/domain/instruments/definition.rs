@@ -3,6 +3,7 @@
 //! `InstrumentDefinition::validate` is the only door for a custom one.
 
 use super::super::validation::{FieldError, pointer_token};
+use super::measure::{Measure, OutcomeRule, Threshold};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use utoipa::ToSchema;
@@ -130,6 +131,10 @@ pub struct ItemDefinition {
     /// Wording shipped with Rapport (public-domain instruments only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// An answer above this value raises a `safety_item` signal whatever the total (PHQ-9
+    /// item 9, thoughts of self-harm: above 0). In the item's own units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_above: Option<i32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -177,6 +182,9 @@ pub struct InstrumentDefinition {
     pub bands: Vec<Band>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loinc: Option<Loinc>,
+    /// What the total means clinically; decides flags, signals and analytics.
+    #[serde(default)]
+    pub measure: Measure,
 }
 
 pub const MAX_ITEMS: usize = 100;
@@ -188,6 +196,42 @@ fn is_identifier(id: &str) -> bool {
 }
 
 impl InstrumentDefinition {
+    /// A session-by-session alliance rating (SRS, CSRS).
+    pub fn is_session_alliance(&self) -> bool {
+        matches!(self.measure, Measure::SessionAlliance { .. })
+    }
+
+    /// Whether its items are compared with the organization's (the adult SRS).
+    pub fn compares_items(&self) -> bool {
+        matches!(self.measure, Measure::SessionAlliance { item_comparisons: true })
+    }
+
+    /// The other perspective's form of a working-alliance inventory.
+    pub fn counterpart(&self) -> Option<&str> {
+        match &self.measure {
+            Measure::WorkingAlliance { counterpart } => Some(counterpart),
+            _ => None,
+        }
+    }
+
+    /// How change is judged, for outcome and symptom measures.
+    pub fn outcome(&self) -> Option<&OutcomeRule> {
+        match &self.measure {
+            Measure::Outcome(rule) => Some(rule),
+            _ => None,
+        }
+    }
+
+    /// An outcome measure given every session (ORS, CORS): expected-treatment-response bands.
+    pub fn is_session_outcome(&self) -> bool {
+        self.outcome().is_some_and(|rule| rule.session_by_session)
+    }
+
+    /// Whether an improvement is a rise of the total.
+    pub fn higher_is_better(&self) -> bool {
+        self.direction == Direction::HigherIsBetter
+    }
+
     pub fn scored_items(&self) -> impl Iterator<Item = &ItemDefinition> {
         self.items.iter().filter(|item| item.scored)
     }
@@ -248,6 +292,15 @@ impl InstrumentDefinition {
             if item.text.as_ref().is_some_and(|t| t.chars().count() > 1000) {
                 errors.push(FieldError::new(format!("{here}/text"), "at most 1000 characters"));
             }
+            if let Some(above) = item.safety_above {
+                let (low, high) = item.answer.bounds();
+                if !(low..high).contains(&i64::from(above)) {
+                    errors.push(FieldError::new(
+                        format!("{here}/safety_above"),
+                        "must be an answer value below the item's maximum",
+                    ));
+                }
+            }
         }
         let scales: BTreeSet<i64> = self.scored_items().map(|item| item.answer.scale()).collect();
         if scales.len() > 1 {
@@ -282,6 +335,53 @@ impl InstrumentDefinition {
                 ));
             }
         }
+        if let Some(rule) = self.outcome() {
+            errors.extend(self.validate_thresholds(rule, &at("/measure")));
+        }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// [`Self::validate`] for an organization's own instrument. It may be an outcome measure
+    /// with fixed or setting-based thresholds; the alliance roles and session-by-session
+    /// outcomes are reserved to the built-ins, whose rollups, rupture rules and reference sets
+    /// are built for them.
+    pub fn validate_custom(&self, pointer: &str) -> Result<(), Vec<FieldError>> {
+        let mut errors = self.validate(pointer).err().unwrap_or_default();
+        let at = format!("{pointer}/measure");
+        match &self.measure {
+            Measure::SessionAlliance { .. } | Measure::WorkingAlliance { .. } => errors.push(FieldError::new(
+                at,
+                "only built-in instruments are alliance measures; use `outcome` or leave it out",
+            )),
+            Measure::Outcome(rule) if rule.session_by_session => errors
+                .push(FieldError::new(format!("{at}/session_by_session"), "is reserved to the built-in ORS and CORS")),
+            _ => {}
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn validate_thresholds(&self, rule: &OutcomeRule, pointer: &str) -> Vec<FieldError> {
+        let (low, high) = self.total_range();
+        rule.thresholds()
+            .into_iter()
+            .filter_map(|(path, threshold)| match threshold {
+                Threshold::Value(value) => Some((path, value)),
+                Threshold::Setting(_) => None,
+            })
+            .filter(|(path, value)| {
+                let sane = if *path == "/reliable_change" {
+                    *value > 0.0 && *value <= high - low
+                } else {
+                    (low..=high).contains(value)
+                };
+                !sane || !value.is_finite()
+            })
+            .map(|(path, _)| {
+                FieldError::new(
+                    format!("{pointer}{path}/value"),
+                    format!("must be within the instrument's total range {low}–{high}"),
+                )
+            })
+            .collect()
     }
 }

@@ -4,6 +4,7 @@
 
 use super::answers::Answers;
 use super::definition::{InstrumentDefinition, TotalRule};
+use super::measure::Measure;
 use crate::domain::clients::AgeGroup;
 use crate::domain::settings::OrganizationSettings;
 use serde::{Deserialize, Serialize};
@@ -59,17 +60,6 @@ fn sum_and_count<'a>(
     items.filter_map(|item| keyed_value(definition, answers, item)).fold((0, 0), |(sum, n), v| (sum + v, n + 1))
 }
 
-/// The clinical cutoff of an outcome scale for a client's age group: at or above it is the
-/// non-clinical range. ORS given to a child uses the CORS cutoff.
-pub fn outcome_cutoff(key: &str, settings: &OrganizationSettings, age_group: AgeGroup) -> Option<f64> {
-    match (key, age_group) {
-        ("ors", AgeGroup::Adult) => Some(settings.ors_cutoff_adult),
-        ("ors", AgeGroup::Adolescent) => Some(settings.ors_cutoff_adolescent),
-        ("ors", AgeGroup::Child) | ("cors", _) => Some(settings.cors_cutoff_child),
-        _ => None,
-    }
-}
-
 /// Scores `answers` (already parsed against `definition`).
 pub fn score(
     definition: &InstrumentDefinition,
@@ -109,9 +99,9 @@ fn interpret(
     age_group: AgeGroup,
 ) -> (Option<String>, Vec<Flag>) {
     let mut flags = Vec::new();
-    let key = definition.key.as_str();
-    let band = match key {
-        "srs" | "csrs" => {
+    let banded = || definition.bands.iter().find(|b| total >= b.min && total <= b.max).map(|b| b.label.clone());
+    let band = match &definition.measure {
+        Measure::SessionAlliance { .. } => {
             let below = settings.srs_cutoff_comparator.below(total, settings.srs_cutoff);
             if below {
                 flags.push(flag("alliance_below_cutoff", None));
@@ -123,28 +113,27 @@ fn interpret(
             }
             Some(if below { "below_cutoff" } else { "at_or_above_cutoff" }.to_owned())
         }
-        "ors" | "cors" => outcome_cutoff(key, settings, age_group).map(|cutoff| {
-            let clinical = total < cutoff;
+        Measure::Outcome(rule) => {
+            let clinical = rule.cutoff(settings, age_group).is_clinical(total);
             if clinical {
                 flags.push(flag("clinical_range", None));
             }
-            if clinical { "clinical" } else { "non_clinical" }.to_owned()
-        }),
-        _ => {
-            let caseness = match key {
-                "phq-9" => Some(settings.phq9_caseness),
-                "gad-7" => Some(settings.gad7_caseness),
-                _ => None,
-            };
-            if caseness.is_some_and(|c| total >= c) {
-                flags.push(flag("clinical_range", None));
+            if definition.bands.is_empty() {
+                Some(if clinical { "clinical" } else { "non_clinical" }.to_owned())
+            } else {
+                banded()
             }
-            if key == "phq-9" && answers.0.get("item9").is_some_and(|v| *v > 0) {
-                flags.push(flag("safety_item", Some("item9")));
-            }
-            definition.bands.iter().find(|b| total >= b.min && total <= b.max).map(|b| b.label.clone())
         }
+        Measure::WorkingAlliance { .. } | Measure::Unspecified => banded(),
     };
+    for item in &definition.items {
+        let value = answers.0.get(&item.id);
+        if let (Some(above), Some(value)) = (item.safety_above, value) {
+            if *value > i64::from(above) {
+                flags.push(flag("safety_item", Some(&item.id)));
+            }
+        }
+    }
     (band, flags)
 }
 

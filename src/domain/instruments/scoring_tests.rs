@@ -176,6 +176,7 @@ fn custom_reverse_keyed() -> InstrumentDefinition {
         scored: true,
         reversed,
         text: None,
+        safety_above: None,
     };
     InstrumentDefinition {
         key: "team-climate".into(),
@@ -190,6 +191,7 @@ fn custom_reverse_keyed() -> InstrumentDefinition {
         direction: Direction::HigherIsBetter,
         bands: vec![Band { label: "high".into(), min: 4.0, max: 5.0 }],
         loinc: None,
+        measure: Default::default(),
     }
 }
 
@@ -264,4 +266,39 @@ proptest! {
             prop_assert_eq!(&errors[0].pointer, "/answers/relationship");
         }
     }
+}
+
+#[test]
+fn a_custom_outcome_measure_with_fixed_thresholds_flags_its_clinical_range() {
+    use super::super::measure::{ClinicalCutoff, Measure, OutcomeRule, Threshold};
+    let mut definition = custom_reverse_keyed();
+    definition.measure = Measure::Outcome(OutcomeRule {
+        reliable_change: Threshold::Value(0.5),
+        clinical_cutoff: ClinicalCutoff::Below { cutoff: Threshold::Value(3.0) },
+        session_by_session: false,
+    });
+    assert_eq!(definition.validate_custom(""), Ok(()));
+    let raw = |values: [&str; 3]| -> Vec<(String, String)> {
+        ["a", "b", "c"].iter().zip(values).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    // a = 2, b = 2, c = 4 reversed → 2: mean 2 < 3 is clinical.
+    let low = Answers::parse(&definition, &raw(["2", "2", "4"]), "").unwrap();
+    let scores = score(&definition, &low, &Default::default(), AgeGroup::Adult);
+    assert_eq!(codes(&scores), ["clinical_range"]);
+    assert_eq!(scores.band, None, "2 is outside the only band (high: 4–5)");
+}
+
+#[test]
+fn custom_instruments_may_not_claim_the_roles_reserved_to_built_ins() {
+    use super::super::measure::{ClinicalCutoff, Measure, OutcomeRule, Threshold};
+    let mut definition = custom_reverse_keyed();
+    definition.measure = Measure::SessionAlliance { item_comparisons: false };
+    assert_eq!(definition.validate_custom("").unwrap_err()[0].pointer, "/measure");
+    definition.measure = Measure::Outcome(OutcomeRule {
+        reliable_change: Threshold::Value(9.0),
+        clinical_cutoff: ClinicalCutoff::AtOrAbove { cutoff: Threshold::Value(3.0) },
+        session_by_session: true,
+    });
+    let pointers: Vec<String> = definition.validate_custom("").unwrap_err().into_iter().map(|e| e.pointer).collect();
+    assert_eq!(pointers, ["/measure/reliable_change/value", "/measure/session_by_session"]);
 }
