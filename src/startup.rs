@@ -8,6 +8,7 @@ use crate::db::{Database, DbError, PoolOptions};
 use crate::domain::people::{EmailAddress, NewPassword, OrganizationName};
 use crate::embedded_pg::{EMBEDDED_DATABASE, EmbeddedCluster, EmbeddedPgError};
 use crate::error;
+use crate::http::drain::{Drain, Stopper};
 use crate::http::{self, extract::BodyLimit, fallback::RouteTable, metrics::Metrics, observe, token::TokenRateLimits};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -166,6 +167,7 @@ fn jwt_secret(settings: &Settings) -> Result<String, StartupError> {
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    stopper: Stopper,
 }
 
 impl Application {
@@ -193,6 +195,8 @@ impl Application {
         let metrics = web::Data::new(Metrics::new(database.clone()));
         let database = web::Data::new(database);
         let body_limit = web::Data::new(BodyLimit(settings.body_limit));
+        let drain = web::Data::new(Drain::default());
+        let drain_handle = drain.clone();
         let workers = if settings.http_workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -207,6 +211,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(routes.clone())
                 .app_data(body_limit.clone())
+                .app_data(drain.clone())
                 .app_data(keys.clone())
                 .app_data(limits.clone())
                 .app_data(token_settings.clone())
@@ -217,16 +222,20 @@ impl Application {
                 .default_service(web::to(http::fallback::unmatched))
                 .wrap(from_fn(http::guard::refuse_unstorable_parameters))
                 .wrap(from_fn(http::security_headers::add_security_headers))
+                .wrap(from_fn(http::drain::track_in_flight))
                 .wrap(from_fn(observe::observe))
                 .wrap(TracingLogger::<observe::RequestSpan>::new());
             http::panic::answering_panics(app)
         })
         .workers(workers)
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        // Signals are ours: SIGTERM drains first (see `http::drain`).
+        .disable_signals()
         .listen(listener)
         .map_err(StartupError::Serve)?
         .run();
-        Ok(Self { address, server })
+        let stopper = Stopper { server: server.handle(), drain: drain_handle, timeout: settings.shutdown_timeout };
+        Ok(Self { address, server, stopper })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -237,13 +246,50 @@ impl Application {
         self.address.port()
     }
 
-    /// A handle to stop the server from elsewhere (tests stop theirs when they end).
+    /// A handle to stop the server at once (tests stop theirs when they end).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM/SIGINT, then drains in-flight requests (up to the shutdown timeout).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// Stops the server as SIGTERM does: drain, then stop.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
     }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests (up to the shutdown
+    /// timeout) and stops.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { server, stopper, .. } = self;
+        let signalled = async {
+            wait_for_stop_signal().await;
+            stopper.stop().await;
+        };
+        futures_util::pin_mut!(signalled);
+        match futures_util::future::select(server, signalled).await {
+            futures_util::future::Either::Left((served, _)) => served,
+            futures_util::future::Either::Right(((), server)) => server.await,
+        }
+    }
+}
+
+/// SIGTERM or SIGINT (a second one stops waiting for the drain: the process exits).
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot listen for SIGTERM/SIGINT; stop the service with SIGKILL");
+        return std::future::pending().await;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    tracing::info!(signal = name, "stopping: draining requests in flight");
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        tracing::warn!("second stop signal: exiting without waiting for the drain");
+        std::process::exit(130);
+    });
 }

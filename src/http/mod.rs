@@ -4,6 +4,7 @@
 pub mod audit_events;
 pub mod auth_user;
 pub mod clients;
+pub mod drain;
 pub mod episode_analytics;
 pub mod episodes;
 pub mod extract;

@@ -1,6 +1,7 @@
 //! Operational endpoints: liveness, readiness, metrics. Unauthenticated by design: they say
 //! nothing about any organization's data.
 
+use super::drain::Drain;
 use super::metrics::Metrics;
 use crate::db::{Database, Readiness};
 use crate::error::{ApiError, Problem};
@@ -21,17 +22,25 @@ pub async fn healthz() -> web::Json<Status> {
     web::Json(Status { status: "ok" })
 }
 
-/// Readiness: the database is reachable and every migration has been applied.
+/// Readiness: the database is reachable, every migration has been applied, and the service is
+/// not shutting down.
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Status),
-        (status = 503, description = "Database unreachable or migrations pending", body = Problem,
+        (status = 503, description = "Database unreachable, schema behind, or shutting down", body = Problem,
          content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
-pub async fn readyz(database: web::Data<Database>) -> Result<web::Json<Status>, ApiError> {
+pub async fn readyz(database: web::Data<Database>, drain: web::Data<Drain>) -> Result<web::Json<Status>, ApiError> {
+    if drain.is_draining() {
+        return Err(ApiError::Unavailable {
+            code: "shutting_down",
+            detail: "The service is shutting down.".into(),
+            retry_after_secs: 1,
+        });
+    }
     match database.readiness().await {
         Ok(Readiness::Ready) => Ok(web::Json(Status { status: "ready" })),
         Ok(Readiness::MigrationsPending) => Err(ApiError::Unavailable {

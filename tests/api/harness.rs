@@ -196,6 +196,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub handle: actix_web::dev::ServerHandle,
+    /// Stops as SIGTERM does: drain, then stop.
+    pub stopper: rapport::http::drain::Stopper,
     pub db: rapport::db::Database,
     // Dropped after the server is told to stop.
     pub database: TestDatabase,
@@ -219,9 +221,10 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let db = rapport::db::Database::new(&database.url, &rapport::startup::pool_options(&settings));
     let address = format!("http://{}", application.address());
     let handle = application.handle();
+    let stopper = application.stopper();
     tokio::spawn(application.run_until_stopped());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    TestApp { address, client, handle, db, database }
+    TestApp { address, client, handle, stopper, db, database }
 }
 
 impl TestApp {

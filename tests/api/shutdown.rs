@@ -35,7 +35,8 @@ async fn a_request_in_flight_at_shutdown_is_answered_and_new_connections_are_ref
     stream.write_all(head.as_bytes()).unwrap();
 
     // What SIGTERM does: stop accepting, let in-flight requests finish.
-    let stopping = app.handle.stop(true);
+    let stopper = app.stopper.clone();
+    let stopping = tokio::spawn(async move { stopper.stop().await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     stream.write_all(tail.as_bytes()).unwrap();
     let answer = tokio::task::spawn_blocking(move || {
@@ -47,6 +48,57 @@ async fn a_request_in_flight_at_shutdown_is_answered_and_new_connections_are_ref
     .expect("the in-flight request gets an answer");
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("invalid_grant"), "{answer}");
-    stopping.await;
+    stopping.await.unwrap();
     assert!(std::net::TcpStream::connect(&address).is_err(), "new connections are refused after shutdown");
+}
+
+#[tokio::test]
+async fn under_load_on_two_workers_every_request_in_flight_gets_an_answer_and_a_stalled_upload_a_503() {
+    let app = spawn_app_with(&[("RAPPORT_SHUTDOWN_TIMEOUT_SECS", "1"), ("RAPPORT_HTTP_WORKERS", "2")]).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    // A half-sent upload: headers and part of the body, then nothing.
+    let mut stalled = std::net::TcpStream::connect(&address).unwrap();
+    stalled.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        stalled,
+        "POST /v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{{\"grant_type\":"
+    )
+    .unwrap();
+    // Password grants cost an Argon2 hash each: several are in flight when the stop comes.
+    let requests: Vec<_> = (0..16)
+        .map(|n| {
+            let client = reqwest::Client::new();
+            let url = app.url("/v1/auth/token");
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .form(&[
+                        ("grant_type", "password"),
+                        ("username", &format!("u{n}@x.example")),
+                        ("password", "long enough"),
+                    ])
+                    .send()
+                    .await
+                    .map(|response| response.status().as_u16())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    app.stopper.stop().await;
+    let mut answered = 0;
+    for request in requests {
+        // Sent before the stop: answered. Sent after: refused at connect (never half-served).
+        match request.await.unwrap() {
+            Ok(status) => {
+                assert!([400, 503].contains(&status), "status {status}");
+                answered += 1;
+            }
+            Err(error) => assert!(error.is_connect(), "a request was cut off: {error:?}"),
+        }
+    }
+    assert!(answered > 0, "some requests were in flight");
+    let mut answer = String::new();
+    let _ = stalled.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("shutting_down") && answer.to_lowercase().contains("retry-after"), "{answer}");
 }
