@@ -1,9 +1,9 @@
 //! Reads of `alliance_rollup`, the monthly per-episode sums kept by triggers on `responses`
-//! (migration `000005`): whole months come from the rollup, the partial months at the edges of
+//! (`rollup_schema.sql`): whole months come from the rollup, the partial months at the edges of
 //! a range from the responses, through the same `alliance_contribution` SQL function the
 //! trigger uses, so a range that does not start or end on a month boundary is still exact.
 //!
-//! Three rollups, all kept by the trigger `alliance_rollup_maintenance` (migration `000005`):
+//! Three rollups, all kept by the trigger `alliance_rollup_maintenance` (`rollup_schema.sql`):
 //! - `alliance_rollup`: per (month, episode, clinician); organization analytics by program,
 //!   month, age group and client attribute (joined to episodes or clients at read time, so a
 //!   changed attribute regroups history);
@@ -34,6 +34,7 @@
 //! `responses_by_time`, empty for a month-aligned range.
 
 use super::DbError;
+use super::rollup_schema::{self, RollupKeys};
 use crate::domain::analytics::{PeriodSplit, split_into_days, split_into_months};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::connection::SimpleConnection;
@@ -75,7 +76,8 @@ fn edge_contributions(first: usize, intervals: usize) -> String {
            r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores, \
            cut.cutoff_hundredths, cut.inclusive) AS c \
          WHERE r.organization_id = $1 AND r.voided_at IS NULL AND r.rater = 'client' \
-           AND r.instrument_key IN ('srs', 'csrs', 'wai-sr') AND ({})",
+           AND r.instrument_key IN ({}) AND ({})",
+        RollupKeys::sql_list(&rollup_schema::keys().rolled_up()),
         within.join(" OR ")
     )
 }
@@ -171,8 +173,9 @@ pub fn bind_split(
 /// `alliance_clinician_clients` with a whole month in range, plus the pairs of the responses
 /// in the partial months at the edges. A `pairs (clinician_key, client_id)` clause to append
 /// after [`clinician_sums_clause`]; binds `$16`–`$21` ([`bind_split`] of [`split_into_months`]).
-pub fn clinician_clients_clause() -> &'static str {
-    ", pairs AS ( \
+pub fn clinician_clients_clause() -> String {
+    format!(
+        ", pairs AS ( \
        SELECT clinician_key, client_id FROM alliance_clinician_clients \
        WHERE organization_id = $1 AND last_month >= $16 AND first_month < $17 \
          AND ((first_month >= $16 AND last_month < $17) \
@@ -181,9 +184,11 @@ pub fn clinician_clients_clause() -> &'static str {
        UNION \
        SELECT coalesce(r.clinician_id, '00000000-0000-0000-0000-000000000000'::uuid), r.client_id FROM responses r \
        WHERE r.organization_id = $1 AND r.voided_at IS NULL AND r.rater = 'client' \
-         AND r.instrument_key IN ('srs', 'csrs') \
+         AND r.instrument_key IN ({}) \
          AND ((r.administered_at >= $18 AND r.administered_at < $19) \
-           OR (r.administered_at >= $20 AND r.administered_at < $21)))"
+           OR (r.administered_at >= $20 AND r.administered_at < $21)))",
+        RollupKeys::sql_list(&rollup_schema::keys().session_alliance)
+    )
 }
 
 /// Recomputes the organization's rollup from its responses (after a change of the SRS

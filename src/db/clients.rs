@@ -203,18 +203,20 @@ impl Database {
         self.run(move |conn| {
             conn.transaction(|conn| {
                 find_visible(conn, &actor, id)?;
-                let erased_responses: i64 = responses::table
+                let response_ids: Vec<Uuid> = responses::table
                     .filter(responses::organization_id.eq(actor.organization_id))
                     .filter(responses::client_id.eq(id))
-                    .count()
-                    .get_result(conn)?;
+                    .select(responses::id)
+                    .load(conn)?;
+                // Stored idempotent answers repeat the client's answers and comments.
+                let forgotten = super::responses::forget_answers(conn, actor.organization_id, &response_ids)?;
                 diesel::delete(clients::table.find((actor.organization_id, id))).execute(conn)?;
                 actor.record(
                     conn,
                     "client.erase",
                     "client",
                     Some(id),
-                    serde_json::json!({ "erased_responses": erased_responses }),
+                    serde_json::json!({ "erased_responses": response_ids.len(), "forgotten_replays": forgotten }),
                 )?;
                 Ok(())
             })

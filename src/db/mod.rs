@@ -24,6 +24,7 @@ pub mod page;
 pub mod pool;
 pub mod refresh_tokens;
 pub mod responses;
+pub mod rollup_schema;
 pub mod rollups;
 pub mod schema;
 pub mod service_accounts;
@@ -203,16 +204,17 @@ impl Database {
         .map_err(|_| DbError::Task)?
     }
 
-    /// Applies pending migrations under an advisory lock; returns how many ran.
+    /// Applies pending migrations and this release's rollup schema under an advisory lock;
+    /// returns how many migrations ran.
     pub async fn migrate(&self) -> Result<usize, DbError> {
-        self.run(run_migrations).await
+        self.run(|conn| prepare_schema(conn).map(|prepared| prepared.migrations)).await
     }
 
-    /// Ready means: reachable, and no migration pending.
+    /// Ready means: reachable, no migration pending, and the rollup schema of this release.
     pub async fn readiness(&self) -> Result<Readiness, DbError> {
         self.run(|conn| {
             let pending = conn.has_pending_migration(MIGRATIONS).map_err(|e| DbError::Migration(e.to_string()))?;
-            Ok(if pending { Readiness::MigrationsPending } else { Readiness::Ready })
+            Ok(if pending || !rollup_schema::is_current(conn)? { Readiness::SchemaBehind } else { Readiness::Ready })
         })
         .await
     }
@@ -244,14 +246,24 @@ fn checkout(pool: &PgPool, epoch: &Epoch) -> Result<Conn, DbError> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Readiness {
     Ready,
-    MigrationsPending,
+    /// A migration is pending, or the rollup schema is another release's.
+    SchemaBehind,
 }
 
-fn run_migrations(conn: &mut PgConnection) -> Result<usize, DbError> {
+/// What [`prepare_schema`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    pub migrations: usize,
+    /// The rollup schema was (re)installed and every organization's rollups rebuilt.
+    pub rollups_installed: bool,
+}
+
+/// Migrations, then this release's rollup schema, one process at a time (replicas starting
+/// together wait for each other). A backfill or rebuild may run for minutes on a large
+/// database: the request-sized statement timeout of pooled connections does not apply.
+pub fn prepare_schema(conn: &mut PgConnection) -> Result<Prepared, DbError> {
     use diesel::prelude::*;
     conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
-    // A migration that backfills (the alliance rollups) runs for minutes on a large
-    // organization: the request-sized statement timeout of pooled connections does not apply.
     #[derive(QueryableByName)]
     struct Setting {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -259,13 +271,19 @@ fn run_migrations(conn: &mut PgConnection) -> Result<usize, DbError> {
     }
     let pooled: Setting = diesel::sql_query("SELECT current_setting('statement_timeout') AS value").get_result(conn)?;
     conn.batch_execute("SET statement_timeout = 0")?;
-    let result = conn.run_pending_migrations(MIGRATIONS).map(|applied| applied.len());
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|applied| applied.len())
+        .map_err(|e| DbError::Migration(e.to_string()))
+        .and_then(|migrations| {
+            rollup_schema::install(conn).map(|rollups_installed| Prepared { migrations, rollups_installed })
+        });
     let restored = diesel::sql_query("SELECT set_config('statement_timeout', $1, false)")
         .bind::<diesel::sql_types::Text, _>(pooled.value)
         .execute(conn);
     conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
     restored?;
-    result.map_err(|e| DbError::Migration(e.to_string()))
+    result
 }
 
 #[cfg(test)]

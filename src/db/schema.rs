@@ -163,13 +163,15 @@ diesel::table! {
 }
 
 diesel::table! {
-    idempotency_keys (organization_id, key) {
+    idempotency_keys (organization_id, principal_id, key) {
         organization_id -> Uuid,
         key -> Text,
         request_hash -> Text,
         status_code -> Nullable<Int4>,
         response_body -> Nullable<Jsonb>,
         created_at -> Timestamptz,
+        principal_id -> Uuid,
+        response_ids -> Array<Nullable<Uuid>>,
     }
 }
 
@@ -279,6 +281,15 @@ diesel::table! {
         settings_version -> Int4,
         total_hundredths -> Int4,
         clinician_id -> Nullable<Uuid>,
+        administered_at_defaulted -> Bool,
+    }
+}
+
+diesel::table! {
+    schema_objects (name) {
+        name -> Text,
+        checksum -> Text,
+        installed_at -> Timestamptz,
     }
 }
 
@@ -377,6 +388,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outcome_points,
     refresh_tokens,
     responses,
+    schema_objects,
     service_accounts,
     sessions,
     signals,

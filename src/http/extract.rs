@@ -43,9 +43,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonWithRaw<T> {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = request.app_data::<web::Data<BodyLimit>>().map_or(1_048_576, |l| l.0);
         let checked = check_headers(request, limit);
-        let payload = payload.take();
+        let mut payload = payload.take();
         Box::pin(async move {
-            checked?;
+            if let Err(refused) = checked {
+                discard_body(&mut payload, limit).await;
+                return Err(refused);
+            }
             let body = read_body(payload, limit).await?.freeze();
             parse_json(&body).map(|value| JsonWithRaw(value, body))
         })
@@ -81,7 +84,8 @@ impl<'de> Deserialize<'de> for RawAnswers {
     }
 }
 
-/// Reads a whole body, refusing it (413) as soon as it passes `limit` bytes.
+/// Reads a whole body, refusing it (413) once it passes `limit` bytes. The rest of a refused
+/// body is read and dropped (see [`discard_body`]) so the client receives the answer.
 pub async fn read_body(mut payload: Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -89,12 +93,27 @@ pub async fn read_body(mut payload: Payload, limit: usize) -> Result<web::BytesM
             code: "unreadable_body",
             detail: format!("the request body could not be read: {error}"),
         })?;
-        if body.len() + chunk.len() > limit {
+        if body.len().saturating_add(chunk.len()) > limit {
+            discard_body(&mut payload, limit).await;
             return Err(ApiError::PayloadTooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Reads and drops what is left of a body that will not be used, up to a bound, before the
+/// answer goes out: closing a connection while the client is still sending makes its kernel
+/// discard our answer with the reset. Past the bound the connection is closed anyway.
+pub async fn discard_body(payload: &mut Payload, limit: usize) {
+    let bound = limit.saturating_mul(8).max(8 * 1_048_576);
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = payload.next().await {
+        seen = seen.saturating_add(chunk.len());
+        if seen > bound {
+            break;
+        }
+    }
 }
 
 fn check_headers(request: &HttpRequest, limit: usize) -> Result<(), ApiError> {

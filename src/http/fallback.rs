@@ -2,6 +2,7 @@
 //! methods, 404 otherwise. The known paths come from the OpenAPI document, which is collected
 //! from the registered handlers, so this table cannot drift from the routes.
 
+use super::extract::{BodyLimit, discard_body};
 use crate::error::ApiError;
 use actix_router::ResourceDef;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -46,8 +47,16 @@ impl RouteTable {
     }
 }
 
-/// The default service.
-pub async fn unmatched(request: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, ApiError> {
+/// The default service. A body sent to nowhere is read and dropped first (up to a bound), so
+/// the answer reaches a client that is still sending it.
+pub async fn unmatched(
+    request: HttpRequest,
+    payload: web::Payload,
+    routes: web::Data<RouteTable>,
+    limit: Option<web::Data<BodyLimit>>,
+) -> Result<HttpResponse, ApiError> {
+    let mut payload = payload.into_inner();
+    discard_body(&mut payload, limit.map_or(1_048_576, |l| l.0)).await;
     Err(match routes.allowed_methods(request.path()) {
         Some(allow) => ApiError::MethodNotAllowed { allow },
         None => ApiError::NotFound,

@@ -43,9 +43,9 @@ pub async fn readyz(database: web::Data<Database>, drain: web::Data<Drain>) -> R
     }
     match database.readiness().await {
         Ok(Readiness::Ready) => Ok(web::Json(Status { status: "ready" })),
-        Ok(Readiness::MigrationsPending) => Err(ApiError::Unavailable {
+        Ok(Readiness::SchemaBehind) => Err(ApiError::Unavailable {
             code: "migrations_pending",
-            detail: "The database schema is behind this version; run `rapport migrate`.".into(),
+            detail: "The database schema is not this release's; run `rapport migrate` or restart the service.".into(),
             retry_after_secs: 5,
         }),
         Err(error) => {

@@ -37,7 +37,9 @@ pub struct SubmitResponse {
     pub session_id: Option<Uuid>,
     pub episode_id: Option<Uuid>,
     pub rater: Rater,
-    pub administered_at: Timestamp,
+    /// When the form was filled in; default: when it is received (the answer then says
+    /// `administered_at_defaulted: true`). At most a day in the future (clock skew).
+    pub administered_at: Option<Timestamp>,
     /// Item id → answer. VAS: 0.0–10.0, at most one decimal; Likert: a whole number in range.
     #[schema(value_type = Object, example = json!({"relationship": 9.1, "goals_topics": 8.4, "approach_method": 9.0, "overall": 8.8}))]
     pub answers: RawAnswers,
@@ -87,8 +89,16 @@ fn parse_all(
 ) -> Result<Vec<ParsedSubmission>, ApiError> {
     let mut errors: Vec<FieldError> = Vec::new();
     let mut parsed = Vec::new();
+    let received = Timestamp::now();
+    let latest = received.checked_add(chrono::Duration::hours(24));
     for (index, item) in items.into_iter().enumerate() {
         let pointer = prefix(index);
+        if item.administered_at.is_some_and(|at| latest.is_some_and(|latest| at > latest)) {
+            errors.push(FieldError::new(
+                format!("{pointer}/administered_at"),
+                "must not be more than a day in the future",
+            ));
+        }
         let Some(instrument) = instruments.get(&item.instrument) else {
             errors.push(FieldError::new(
                 format!("{pointer}/instrument"),
@@ -112,7 +122,8 @@ fn parse_all(
                 session_id: item.session_id,
                 episode_id: item.episode_id,
                 rater: item.rater,
-                administered_at: item.administered_at,
+                administered_at: item.administered_at.unwrap_or(received),
+                administered_at_defaulted: item.administered_at.is_none(),
                 comment,
             }),
             Err(mut bad) => errors.append(&mut bad),
@@ -188,10 +199,10 @@ async fn submit(
             serde_json::to_value(BatchView { items: views }).expect("views serialize")
         }
     };
-    let body = match database.submit_responses(user.actor(), user.form_request(), parsed, idempotency, render).await? {
-        Submitted::Created(body) | Submitted::Replayed(body) => body,
-    };
-    Ok(HttpResponse::Created().json(body))
+    Ok(match database.submit_responses(user.actor(), user.form_request(), parsed, idempotency, render).await? {
+        Submitted::Created(body) => HttpResponse::Created().json(body),
+        Submitted::Replayed(body) => HttpResponse::Created().insert_header(("Idempotent-Replayed", "true")).json(body),
+    })
 }
 
 /// Submit one completed form: parse, score, store, raise signals.
@@ -206,13 +217,18 @@ async fn submit(
 /// and therapist WAI-SR-T of one session differ by ≥ 1.0 on a subscale item mean),
 /// `outcome_deterioration` (reliable worsening from intake: ORS/CORS −5, PHQ-9 +6, GAD-7 +4; once
 /// per episode while open) and `no_change` (by session 6 no reliable improvement; once per
-/// episode). With `Idempotency-Key`: the same key and body within 24 h returns the stored
-/// answer; a different body 422; while the first is in flight 409.
+/// episode). With `Idempotency-Key` (scoped to the caller): the same key and body within 24 h
+/// returns the stored answer with `Idempotent-Replayed: true`, after the access checks a fresh
+/// request passes, and the replay is audited; a different body 422; while the first is in
+/// flight 409. Without `administered_at` the time of receipt is used and the answer says
+/// `administered_at_defaulted: true`.
 #[utoipa::path(
     tag = "responses",
     request_body = SubmitResponse,
-    params(("Idempotency-Key" = Option<String>, Header, description = "At most 255 characters; scoped to your organization")),
-    responses((status = 201, description = "Stored and scored", body = ResponseView), AuthProblems, BodyProblems,
+    params(("Idempotency-Key" = Option<String>, Header, description = "At most 255 characters; yours alone (another caller's key of the same text is another key)")),
+    responses((status = 201, description = "Stored and scored (or, with `Idempotent-Replayed: true`, the stored first answer)", body = ResponseView,
+               headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+              AuthProblems, BodyProblems,
               (status = 409, description = "Idempotency key in flight, or form already submitted", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []))
 )]
@@ -235,8 +251,10 @@ pub async fn create_response(
 #[utoipa::path(
     tag = "responses",
     request_body = SubmitBatch,
-    params(("Idempotency-Key" = Option<String>, Header, description = "At most 255 characters")),
-    responses((status = 201, description = "All stored", body = BatchView), AuthProblems, BodyProblems,
+    params(("Idempotency-Key" = Option<String>, Header, description = "At most 255 characters; yours alone")),
+    responses((status = 201, description = "All stored (or the stored first answer)", body = BatchView,
+               headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+              AuthProblems, BodyProblems,
               (status = 409, description = "Idempotency key in flight", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []))
 )]

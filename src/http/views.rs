@@ -92,6 +92,8 @@ pub struct ResponseView {
     pub session_number: Option<i32>,
     pub rater: Rater,
     pub administered_at: DateTime<Utc>,
+    /// True when the submission gave no `administered_at` and the time of receipt was used.
+    pub administered_at_defaulted: bool,
     /// Item id → answer, exactly as submitted (VAS to one decimal).
     #[schema(value_type = Object)]
     pub answers: Value,
@@ -132,8 +134,9 @@ impl From<StoredResponse> for ResponseView {
             episode_id: row.episode_id,
             session_id: row.session_id,
             session_number: stored.session_number,
-            rater: Rater::parse(&row.rater).unwrap_or(Rater::Client),
+            rater: stored.rater,
             administered_at: row.administered_at,
+            administered_at_defaulted: row.administered_at_defaulted,
             answers: answers_view(&stored.definition, &row.answers),
             comment: row.comment,
             scores: ScoresView {

@@ -21,9 +21,9 @@ async fn a_wrong_method_answers_405_with_the_allowed_methods() {
 #[tokio::test]
 async fn a_huge_body_to_an_unknown_route_is_still_a_problem_not_a_crash() {
     let app = spawn_app().await;
+    // The body is read and dropped before the answer, so the client always receives it.
     let response = app.post_raw("/v1/nothing", "application/json", vec![b'['; 2_000_000]).await;
-    assert!(response.status().is_client_error());
-    // The server closes a connection whose body it did not read; ask on a new one.
+    assert_problem(response, 404, "not_found").await;
     let fresh = reqwest::Client::new();
     assert_eq!(fresh.get(app.url("/healthz")).send().await.unwrap().status(), 200);
 }

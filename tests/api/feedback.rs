@@ -374,3 +374,97 @@ async fn a_clinician_works_only_within_its_caseload() {
     let visible: Value = app.get_as(&other.token, "/v1/clients").await.json().await.unwrap();
     assert_eq!(visible["items"][0]["id"], mine["id"]);
 }
+
+#[tokio::test]
+async fn an_idempotency_key_belongs_to_its_caller_and_a_replay_is_checked_and_audited() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Keyed Clinic").await;
+    let other_clinician = app.create_person(&care.admin, "clinician").await;
+    let body = srs(&care.session_id, [9.5, 9.5, 9.5, 9.5]);
+    let send = |token: String, key: &'static str| {
+        let app = &app;
+        let body = body.clone();
+        async move {
+            app.client
+                .post(app.url("/v1/responses"))
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = send(care.clinician.token.clone(), "visit-42").await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let response_id = first["id"].as_str().unwrap().to_owned();
+
+    // Another clinician, whose caseload does not hold the session: the same key is not theirs,
+    // and the request fails exactly as it does without a key. Nothing of the first leaks.
+    let stranger = send(other_clinician.token.clone(), "visit-42").await;
+    let problem = assert_problem(stranger, 422, "validation").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/session_id");
+    assert!(!problem.to_string().contains(&response_id), "{problem}");
+
+    // A client token for another form request: refused, not replayed.
+    let second_session = care.new_session(&app).await;
+    let (_, client_token) = care.client_token(&app, &second_session, &["srs"]).await;
+    let client = send(client_token, "visit-42").await;
+    assert_eq!(client.status(), 422, "{}", client.text().await.unwrap());
+
+    // The caller itself replays, and the replay is audited.
+    let replay = send(care.clinician.token.clone(), "visit-42").await;
+    assert_eq!(replay.status(), 201);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.json::<Value>().await.unwrap(), first);
+    let events: Value =
+        app.get_as(&care.admin.token, "/v1/audit-events?action=response.replay").await.json().await.unwrap();
+    let replays = events["items"].as_array().unwrap();
+    assert_eq!(replays.len(), 1, "{events}");
+    assert_eq!(replays[0]["resource_id"], response_id.as_str());
+    assert_eq!(replays[0]["actor_id"], care.clinician.id.to_string());
+
+    // Once the clinician no longer has the episode, a replay fails as a fresh request would.
+    let moved = app
+        .patch_json_as(
+            &care.admin.token,
+            &format!("/v1/episodes/{}", care.episode_id),
+            &json!({"clinician_id": other_clinician.id}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200, "{}", moved.text().await.unwrap());
+    let after_move = send(care.clinician.token.clone(), "visit-42").await;
+    assert_problem(after_move, 422, "validation").await;
+    let stored: Value = app.get_as(&care.admin.token, "/v1/responses").await.json().await.unwrap();
+    assert_eq!(stored["items"].as_array().unwrap().len(), 1, "still one response");
+}
+
+#[tokio::test]
+async fn a_form_without_administered_at_is_dated_on_receipt_and_says_so() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Undated Clinic").await;
+    let mut body = srs(&care.session_id, [9.0, 9.0, 9.0, 9.0]);
+    body.as_object_mut().unwrap().remove("administered_at");
+    let before = chrono::Utc::now();
+    let created = crate::fixtures::submit(&app, &care.integration, &body).await;
+    let after = chrono::Utc::now();
+    assert_eq!(created["administered_at_defaulted"], true);
+    let at: chrono::DateTime<chrono::Utc> = created["administered_at"].as_str().unwrap().parse().unwrap();
+    assert!(at >= before - chrono::Duration::seconds(1) && at <= after + chrono::Duration::seconds(1), "{at}");
+    let read: Value = app
+        .get_as(&care.admin.token, &format!("/v1/responses/{}", created["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["administered_at_defaulted"], true);
+    let dated = crate::fixtures::submit(&app, &care.integration, &srs(&care.session_id, [9.0; 4])).await;
+    assert_eq!(dated["administered_at_defaulted"], false);
+    let mut future = srs(&care.session_id, [9.0; 4]);
+    future["administered_at"] = json!((chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339());
+    let response = app.post_json_as(&care.integration, "/v1/responses", &future).await;
+    let problem = assert_problem(response, 422, "validation").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/administered_at");
+}

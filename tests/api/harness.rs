@@ -73,7 +73,7 @@ fn start_server() -> TestServer {
     diesel::sql_query(format!("CREATE DATABASE {template}")).execute(&mut admin).expect("create the template");
     {
         let mut conn = PgConnection::establish(&format!("{base_url}/{template}")).expect("connect to the template");
-        conn.run_pending_migrations(rapport::db::MIGRATIONS).expect("migrate the template");
+        rapport::db::prepare_schema(&mut conn).expect("migrate the template");
     }
     TestServer { base_url, template, admin: Mutex::new(admin), cluster_dir, cluster }
 }
@@ -215,7 +215,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let database = TestDatabase::create();
+    start_app(TestDatabase::create(), extra).await
+}
+
+/// The application on `database`, migrating it as a start does.
+pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
+    start_app(database, &[]).await
+}
+
+async fn start_app(database: TestDatabase, extra: &[(&str, &str)]) -> TestApp {
     let settings = test_settings(&database.url, extra);
     let application = Application::build(&settings, &database.url).await.expect("the application builds");
     let db = rapport::db::Database::new(&database.url, &rapport::startup::pool_options(&settings));

@@ -18,6 +18,7 @@ mod feedback;
 mod fixtures;
 mod form_configuration;
 mod harness;
+mod migrations;
 mod openapi_document;
 mod operations;
 pub mod role_matrix;

@@ -5,8 +5,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
 /// Tables that are not owned by one organization: the organizations themselves, diesel's
-/// bookkeeping, and login names (unique across organizations; a Citus reference table).
-const GLOBAL_TABLES: &[&str] = &["organizations", "__diesel_schema_migrations", "login_names"];
+/// bookkeeping, login names (unique across organizations; a Citus reference table) and the
+/// record of what the service installed outside migrations.
+const GLOBAL_TABLES: &[&str] = &["organizations", "__diesel_schema_migrations", "login_names", "schema_objects"];
 
 #[derive(QueryableByName, Debug)]
 struct KeyColumn {

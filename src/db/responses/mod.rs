@@ -37,6 +37,7 @@ pub struct ResponseRow {
     pub voided_at: Option<DateTime<Utc>>,
     pub void_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub administered_at_defaulted: bool,
 }
 
 /// A response whose answers are already parsed against `instrument`.
@@ -49,6 +50,8 @@ pub struct ParsedSubmission {
     pub episode_id: Option<Uuid>,
     pub rater: Rater,
     pub administered_at: Timestamp,
+    /// No `administered_at` was sent: the time of receipt is used.
+    pub administered_at_defaulted: bool,
     pub comment: Option<String>,
 }
 
@@ -56,6 +59,7 @@ pub struct ParsedSubmission {
 #[derive(Debug, Clone)]
 pub struct StoredResponse {
     pub row: ResponseRow,
+    pub rater: Rater,
     pub session_number: Option<i32>,
     pub version: i32,
     pub definition: InstrumentDefinition,
@@ -104,6 +108,7 @@ mod idempotency;
 mod submit;
 
 pub use idempotency::Idempotency;
+pub(crate) use idempotency::forget_answers;
 
 impl Database {
     pub async fn list_responses(
@@ -237,7 +242,8 @@ fn with_definitions(
             let scores = serde_json::from_value(row.scores.clone())
                 .map_err(|e| DbError::Corrupt(format!("stored scores: {e}")))?;
             let signals = signals_by_response.remove(&row.id).unwrap_or_default();
-            Ok(StoredResponse { row, session_number, version, definition, scores, signals })
+            let rater = super::stored::stored(&row.rater, Rater::parse, "responses.rater")?;
+            Ok(StoredResponse { row, rater, session_number, version, definition, scores, signals })
         })
         .collect()
 }

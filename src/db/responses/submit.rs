@@ -4,12 +4,12 @@
 //! (deduplicated by a unique key), audits it and, with an `Idempotency-Key`, stores the answer
 //! for replays.
 
-use super::idempotency::claim_key;
+use super::idempotency::{claim_key, store_answer};
 use super::*;
 use crate::db::episodes::visible_episodes;
 use crate::db::form_requests;
 use crate::db::rollups;
-use crate::db::schema::{clients, episodes, idempotency_keys, responses, sessions, signals};
+use crate::db::schema::{clients, episodes, responses, sessions, signals};
 use crate::db::signals::{Signal, SignalRow};
 use crate::db::stored::stored;
 use crate::domain::analytics::assess_against_band;
@@ -241,6 +241,7 @@ fn store_one(
             responses::clinician_id.eq(target.clinician_id),
             responses::rater.eq(submission.rater.as_str()),
             responses::administered_at.eq(submission.administered_at.get()),
+            responses::administered_at_defaulted.eq(submission.administered_at_defaulted),
             responses::answers.eq(answers_json(&submission.answers)),
             responses::scores.eq(serde_json::to_value(&scores).expect("scores serialize")),
             responses::total_hundredths.eq((scores.total * 100.0).round() as i32),
@@ -314,12 +315,30 @@ fn store_one(
     )?;
     Ok(Ok(StoredResponse {
         row,
+        rater: submission.rater,
         session_number: target.session_number,
         version: submission.instrument.version,
         definition: submission.instrument.definition,
         scores,
         signals: stored_signals,
     }))
+}
+
+/// Whether the caller may still reach every session or episode of a replayed request: the
+/// access checks a fresh request passes, without storing anything.
+fn recheck_access(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    form_session: Option<Uuid>,
+    submissions: &[ParsedSubmission],
+) -> Result<Vec<FieldError>, SubmitError> {
+    let mut errors = Vec::new();
+    for submission in submissions {
+        if let Err(error) = resolve_target(conn, actor, submission, form_session)? {
+            errors.push(error);
+        }
+    }
+    Ok(errors)
 }
 
 impl Database {
@@ -338,20 +357,27 @@ impl Database {
     {
         self.run(move |conn| {
             Ok(conn.transaction::<_, SubmitError, _>(|conn| {
-                if let Some(idempotency) = &idempotency {
-                    if let Some(stored) = claim_key(conn, actor.organization_id, idempotency)? {
-                        return Ok(Submitted::Replayed(stored));
-                    }
-                }
                 let form_scope = match form_request {
                     Some(id) => Some(form_requests::scope(conn, actor.organization_id, id)?),
                     None => None,
                 };
+                let form_session = form_scope.as_ref().map(|scope| scope.session_id);
+                if let Some(idempotency) = &idempotency {
+                    if let Some(stored) = claim_key(conn, &actor, idempotency)? {
+                        let errors = recheck_access(conn, &actor, form_session, &submissions)?;
+                        if !errors.is_empty() {
+                            return Err(SubmitError::Invalid(errors));
+                        }
+                        for id in &stored.response_ids {
+                            actor.record(conn, "response.replay", "response", Some(*id), serde_json::json!({}))?;
+                        }
+                        return Ok(Submitted::Replayed(stored.body));
+                    }
+                }
                 let settings = crate::db::settings::current(conn, actor.organization_id)?;
                 let mut stored = Vec::new();
                 let mut errors = Vec::new();
                 for submission in submissions {
-                    let form_session = form_scope.as_ref().map(|scope| scope.session_id);
                     match store_one(conn, &actor, form_request, form_session, submission, &settings)? {
                         Ok(response) => stored.push(response),
                         Err(error) => errors.push(error),
@@ -360,11 +386,10 @@ impl Database {
                 if !errors.is_empty() {
                     return Err(SubmitError::Invalid(errors));
                 }
+                let ids: Vec<Uuid> = stored.iter().map(|response| response.row.id).collect();
                 let body = render(stored);
                 if let Some(idempotency) = &idempotency {
-                    diesel::update(idempotency_keys::table.find((actor.organization_id, &idempotency.key)))
-                        .set((idempotency_keys::status_code.eq(201), idempotency_keys::response_body.eq(&body)))
-                        .execute(conn)?;
+                    store_answer(conn, &actor, idempotency, &body, &ids)?;
                 }
                 Ok(Submitted::Created(body))
             }))
