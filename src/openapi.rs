@@ -3,8 +3,12 @@
 //! document, committed; a test fails when they differ (`BLESS=1` rewrites the file).
 
 use crate::error::{FieldError, Problem};
+use crate::http::audit_events::OutcomeFilter;
 use actix_web::App;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -34,7 +38,9 @@ use utoipa_actix_web::AppExt;
         (name = "analytics", description = "Ruptures and repairs, outcomes and expected response, insights"),
         (name = "audit", description = "The audit log"),
     ),
-    components(schemas(Problem, FieldError)),
+    // Types that only query parameters name (utoipa does not collect those by itself).
+    components(schemas(Problem, FieldError, OutcomeFilter, crate::domain::signals::SignalStatus,
+                       crate::domain::signals::SignalKind)),
     modifiers(&BearerScheme)
 )]
 struct ApiDoc;
@@ -60,9 +66,57 @@ impl Modify for BearerScheme {
 
 /// Builds the complete document.
 pub fn build() -> utoipa::openapi::OpenApi {
-    let (_, api) =
+    let (_, mut api) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::http::api_routes).split_for_parts();
+    declare_edge_answers(&mut api);
     api
+}
+
+fn problem_response(description: &str, retry_after: bool) -> RefOr<Response> {
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+    let mut response = ResponseBuilder::new().description(description).content("application/problem+json", content);
+    if retry_after {
+        let header = HeaderBuilder::new()
+            .schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer))
+            .description(Some("Seconds to wait before retrying"))
+            .build();
+        response = response.header("Retry-After", header);
+    }
+    RefOr::T(response.build())
+}
+
+/// The answers the edge can give to any operation, declared on every operation so that a
+/// client validating against the contract never meets an undeclared status: 400 (a path or
+/// query parameter that is malformed, unknown, out of range, or holds NUL), 503 (database
+/// unreachable or busy, or the service shutting down; with `Retry-After`), and for protected
+/// operations 401 and 403. Operations that say more keep their own description.
+fn declare_edge_answers(api: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in api.paths.paths.iter_mut() {
+        let operations: [&mut Option<Operation>; 5] =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let protected = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let responses = &mut operation.responses.responses;
+            let mut declare = |status: &str, response: RefOr<Response>| {
+                responses.entry(status.to_owned()).or_insert(response);
+            };
+            let malformed = if path.contains('{') {
+                "A path parameter (such as an `{id}` that is not a UUID) or a query parameter is malformed, \
+                 unknown or out of range; `errors` names it (`in`: `path` or `query`)"
+            } else {
+                "A query parameter is malformed, unknown or out of range, or holds NUL; `errors` names it"
+            };
+            declare("400", problem_response(malformed, false));
+            declare(
+                "503",
+                problem_response("The database is unreachable or busy, or the service is shutting down; retry", true),
+            );
+            if protected {
+                declare("401", problem_response("No bearer token, or an invalid, expired or revoked one", false));
+                declare("403", problem_response("The caller's role may not do this", false));
+            }
+        }
+    }
 }
 
 /// The document as the committed file holds it (pretty JSON, trailing newline).

@@ -2,7 +2,6 @@
 
 use diesel::prelude::*;
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use diesel_migrations::MigrationHarness;
 use rapport::config::Settings;
 use rapport::embedded_pg::EmbeddedCluster;
 use rapport::startup::Application;
