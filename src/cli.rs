@@ -72,7 +72,8 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), StartupError> {
 fn serve(settings: Settings) -> Result<(), StartupError> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let database = DatabaseHandle::open(&settings)?;
+        let mut database = DatabaseHandle::open(&settings)?;
+        database.supervise();
         let result = async {
             let application = Application::build(&settings, database.url()).await?;
             tracing::info!(address = %application.address(), "rapport is serving");

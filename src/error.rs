@@ -287,6 +287,14 @@ impl ApiError {
 /// Maps actix's own path extractor failures to problem+json, naming the parameter when every
 /// parameter of the route has the same type (a single `{id}`, the common case).
 pub fn path_error(error: actix_web::error::PathError, request: &actix_web::HttpRequest) -> actix_web::Error {
+    // `GET /v1/responses/batch` reaches `GET /v1/responses/{id}` with the id `batch`: the path
+    // means the batch resource, which does not allow GET.
+    let routes = request.app_data::<actix_web::web::Data<crate::http::fallback::RouteTable>>();
+    if let Some(allow) = routes.and_then(|routes| routes.allowed_methods(request.path())) {
+        if !allow.iter().any(|method| method == request.method().as_str()) {
+            return ApiError::MethodNotAllowed { allow }.into();
+        }
+    }
     let detail = match &error {
         actix_web::error::PathError::Deserialize(inner) => inner.to_string(),
         other => other.to_string(),

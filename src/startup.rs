@@ -6,7 +6,7 @@ use crate::auth::tokens::TokenKeys;
 use crate::config::{DatabaseSource, Settings};
 use crate::db::{Database, DbError, PoolOptions};
 use crate::domain::people::{EmailAddress, NewPassword, OrganizationName};
-use crate::embedded_pg::{EMBEDDED_DATABASE, EmbeddedCluster, EmbeddedPgError};
+use crate::embedded_pg::{EMBEDDED_DATABASE, EmbeddedCluster, EmbeddedPgError, Supervisor};
 use crate::error;
 use crate::http::drain::{Drain, Stopper};
 use crate::http::{self, extract::BodyLimit, fallback::RouteTable, metrics::Metrics, observe, token::TokenRateLimits};
@@ -42,19 +42,20 @@ pub enum StartupError {
 pub struct DatabaseHandle {
     url: String,
     cluster: Option<EmbeddedCluster>,
+    supervisor: Option<Supervisor>,
 }
 
 impl DatabaseHandle {
     /// `DATABASE_URL` when set; otherwise the embedded cluster, started unless already running.
     pub fn open(settings: &Settings) -> Result<Self, StartupError> {
         match &settings.database {
-            DatabaseSource::Url(url) => Ok(Self { url: url.clone(), cluster: None }),
+            DatabaseSource::Url(url) => Ok(Self { url: url.clone(), cluster: None, supervisor: None }),
             DatabaseSource::Embedded => {
                 let cluster = EmbeddedCluster::open(&settings.data_dir)?;
                 if cluster.started_here() {
                     tracing::info!(port = cluster.port(), "started the embedded PostgreSQL cluster");
                 }
-                Ok(Self { url: cluster.database_url(EMBEDDED_DATABASE), cluster: Some(cluster) })
+                Ok(Self { url: cluster.database_url(EMBEDDED_DATABASE), cluster: Some(cluster), supervisor: None })
             }
         }
     }
@@ -63,17 +64,32 @@ impl DatabaseHandle {
         &self.url
     }
 
+    /// Keeps the embedded cluster running while the service runs (restarts it if it dies).
+    pub fn supervise(&mut self) {
+        if let Some(cluster) = &self.cluster {
+            self.supervisor = Some(Supervisor::watch(cluster.clone()));
+        }
+    }
+
     /// Stops the embedded cluster if this process started it.
-    pub fn close(self) {
-        if let Some(cluster) = self.cluster.filter(EmbeddedCluster::started_here) {
+    pub fn close(mut self) {
+        self.stop_supervising();
+        if let Some(cluster) = self.cluster.take().filter(EmbeddedCluster::started_here) {
             stop_cluster(&cluster);
         }
     }
 
     /// Stops the embedded cluster whoever started it (the service owns its private cluster).
-    pub fn close_always(self) {
-        if let Some(cluster) = self.cluster {
+    pub fn close_always(mut self) {
+        self.stop_supervising();
+        if let Some(cluster) = self.cluster.take() {
             stop_cluster(&cluster);
+        }
+    }
+
+    fn stop_supervising(&mut self) {
+        if let Some(supervisor) = self.supervisor.take() {
+            supervisor.stop();
         }
     }
 

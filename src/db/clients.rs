@@ -18,7 +18,7 @@ use uuid::Uuid;
 pub struct ClientRow {
     pub id: Uuid,
     pub external_id: String,
-    pub age_group: String,
+    pub age_group: AgeGroup,
     pub display_name: Option<String>,
     pub birth_year: Option<i32>,
     pub attributes: Value,
@@ -183,7 +183,7 @@ impl Database {
                 let row = diesel::update(clients::table.find((actor.organization_id, id)))
                     .set((
                         clients::external_id.eq(changes.external_id.unwrap_or(current.external_id)),
-                        clients::age_group.eq(changes.age_group.map_or(current.age_group, |g| g.as_str().to_owned())),
+                        clients::age_group.eq(changes.age_group.unwrap_or(current.age_group).as_str()),
                         clients::display_name.eq(changes.display_name.unwrap_or(current.display_name)),
                         clients::birth_year.eq(changes.birth_year.unwrap_or(current.birth_year)),
                         clients::attributes.eq(changes.attributes.map_or(current.attributes, Value::Object)),

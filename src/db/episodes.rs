@@ -8,7 +8,8 @@ use super::page::{Page, PageRequest};
 use super::schema::{clients, episodes, sessions};
 use super::{Database, DbError};
 use crate::domain::Role;
-use crate::domain::time::{Date, Timestamp};
+use crate::domain::episodes::EpisodeStatus;
+use crate::domain::time::{Day, Timestamp};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -23,7 +24,7 @@ pub struct EpisodeRow {
     pub started_on: NaiveDate,
     pub ended_on: Option<NaiveDate>,
     pub program: Option<String>,
-    pub status: String,
+    pub status: EpisodeStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -41,16 +42,16 @@ pub struct SessionRow {
 pub struct NewEpisode {
     pub client_id: Uuid,
     pub clinician_id: Uuid,
-    pub started_on: Date,
+    pub started_on: Day,
     pub program: Option<String>,
 }
 
 #[derive(Default)]
 pub struct EpisodeChanges {
     pub clinician_id: Option<Uuid>,
-    pub ended_on: Option<Option<Date>>,
+    pub ended_on: Option<Option<Day>>,
     pub program: Option<Option<String>>,
-    pub status: Option<String>,
+    pub status: Option<EpisodeStatus>,
 }
 
 /// Why an episode or session could not be made: which referenced record is missing.
@@ -197,9 +198,9 @@ impl Database {
                 let row = diesel::update(episodes::table.find((actor.organization_id, id)))
                     .set((
                         episodes::clinician_id.eq(changes.clinician_id.unwrap_or(current.clinician_id)),
-                        episodes::ended_on.eq(changes.ended_on.map_or(current.ended_on, |day| day.map(Date::get))),
+                        episodes::ended_on.eq(changes.ended_on.map_or(current.ended_on, |day| day.map(Day::get))),
                         episodes::program.eq(changes.program.unwrap_or(current.program)),
-                        episodes::status.eq(changes.status.unwrap_or(current.status)),
+                        episodes::status.eq(changes.status.unwrap_or(current.status).as_str()),
                         episodes::updated_at.eq(diesel::dsl::now),
                     ))
                     .returning(EpisodeRow::as_returning())

@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub struct ServiceAccountRow {
     pub id: Uuid,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub active: bool,
     pub created_at: DateTime<Utc>,
 }

@@ -22,3 +22,23 @@ mod tests {
         assert!(error.to_string().contains("toddler") && error.to_string().contains("clients.age_group"), "{error}");
     }
 }
+
+/// Reads a text column straight into a closed-set domain type: an unknown value fails the
+/// query (a logged internal error), so rows can hold typed fields.
+macro_rules! text_column {
+    ($($type:ty => $column:literal),* $(,)?) => {$(
+        impl diesel::Queryable<diesel::sql_types::Text, diesel::pg::Pg> for $type {
+            type Row = String;
+
+            fn build(raw: String) -> diesel::deserialize::Result<Self> {
+                <$type>::parse(&raw).ok_or_else(|| format!("unknown value `{raw}` in {}", $column).into())
+            }
+        }
+    )*};
+}
+
+text_column! {
+    crate::domain::Role => "a role column",
+    crate::domain::clients::AgeGroup => "clients.age_group",
+    crate::domain::episodes::EpisodeStatus => "episodes.status",
+}

@@ -16,7 +16,7 @@ pub struct UserRow {
     pub id: Uuid,
     pub email: String,
     pub display_name: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub external_id: Option<String>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -140,13 +140,13 @@ impl Database {
             conn.transaction(|conn| {
                 let key = (actor.organization_id, id);
                 let current: UserRow = users::table.find(key).select(UserRow::as_select()).for_update().first(conn)?;
-                let role = changes.role.map(|r| r.as_str().to_owned()).unwrap_or(current.role.clone());
+                let role = changes.role.unwrap_or(current.role);
                 let active = changes.active.unwrap_or(current.active);
                 let display_name = changes.display_name.unwrap_or(current.display_name.clone());
                 let external_id = changes.external_id.unwrap_or(current.external_id.clone());
                 let row: UserRow = diesel::update(users::table.find(key))
                     .set((
-                        users::role.eq(&role),
+                        users::role.eq(role.as_str()),
                         users::active.eq(active),
                         users::display_name.eq(display_name),
                         users::external_id.eq(external_id),
@@ -158,7 +158,7 @@ impl Database {
                     diesel::update(users::table.find(key)).set(users::password_hash.eq(hash)).execute(conn)?;
                 }
                 let deactivated = current.active && !active;
-                if deactivated || changes.role.is_some_and(|r| r.as_str() != current.role) {
+                if deactivated || changes.role.is_some_and(|r| r != current.role) {
                     revoke_refresh_tokens(conn, actor.organization_id, id)?;
                 }
                 actor.record(
@@ -166,7 +166,7 @@ impl Database {
                     "user.update",
                     "user",
                     Some(id),
-                    serde_json::json!({ "role": role, "active": active, "deactivated": deactivated }),
+                    serde_json::json!({ "role": role.as_str(), "active": active, "deactivated": deactivated }),
                 )?;
                 Ok(row)
             })

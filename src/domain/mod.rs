@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod clients;
+pub mod episodes;
 pub mod instruments;
 pub mod people;
 pub mod role;

@@ -59,13 +59,14 @@ impl std::fmt::Debug for NewPassword {
 
 impl NewPassword {
     pub const MIN_CHARS: usize = 12;
-    pub const MAX_BYTES: usize = 1024;
+    pub const MAX_CHARS: usize = 1024;
 
     pub fn parse(raw: &str, pointer: &str) -> Result<Self, FieldError> {
-        if raw.chars().count() < Self::MIN_CHARS || raw.len() > Self::MAX_BYTES {
+        let chars = raw.chars().count();
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&chars) {
             return Err(FieldError::new(
                 pointer,
-                format!("must be {} to {} characters long", Self::MIN_CHARS, Self::MAX_BYTES),
+                format!("must be {} to {} characters long", Self::MIN_CHARS, Self::MAX_CHARS),
             ));
         }
         Ok(Self(raw.to_owned()))

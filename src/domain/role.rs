@@ -35,6 +35,45 @@ impl Role {
     }
 }
 
+/// The roles a person may hold (clients come through form requests, integrations are service
+/// accounts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonRole {
+    Admin,
+    Supervisor,
+    Clinician,
+    Analyst,
+}
+
+impl From<PersonRole> for Role {
+    fn from(role: PersonRole) -> Self {
+        match role {
+            PersonRole::Admin => Role::Admin,
+            PersonRole::Supervisor => Role::Supervisor,
+            PersonRole::Clinician => Role::Clinician,
+            PersonRole::Analyst => Role::Analyst,
+        }
+    }
+}
+
+/// The roles a service account may hold: an EHR integration or an analytics pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    Integration,
+    Analyst,
+}
+
+impl From<AccountRole> for Role {
+    fn from(role: AccountRole) -> Self {
+        match role {
+            AccountRole::Integration => Role::Integration,
+            AccountRole::Analyst => Role::Analyst,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! Every field has the documented default; settings are versioned, and each response records
 //! the version that produced its flags and signals.
 
-use super::validation::FieldError;
+use super::validation::{FieldError, whole_number};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -67,66 +67,92 @@ mod default {
     }
 }
 
+/// A client attribute's name: 1–64 of a-z, 0-9 and _.
+#[derive(ToSchema)]
+#[schema(pattern = r"^[a-z0-9_]{1,64}$")]
+#[allow(dead_code)]
+struct AttributeName(String);
+
 /// The thresholds in force. Absent fields take their defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationSettings {
     /// SRS/CSRS total below this is a possible alliance problem.
     #[serde(default = "default::srs_cutoff")]
+    #[schema(minimum = 0.0, maximum = 40.0)]
     pub srs_cutoff: f64,
     #[serde(default = "default::srs_cutoff_comparator")]
     pub srs_cutoff_comparator: Comparator,
     /// An SRS item below this is worth talking about.
     #[serde(default = "default::srs_item_concern")]
+    #[schema(minimum = 0.0, maximum = 10.0)]
     pub srs_item_concern: f64,
     /// A fall of at least this many points from the previous SRS of the episode.
     #[serde(default = "default::srs_drop")]
+    #[schema(minimum = 0.1, maximum = 40.0)]
     pub srs_drop: f64,
     /// ORS at or above the cutoff is in the non-clinical range.
     #[serde(default = "default::ors_cutoff_adult")]
+    #[schema(minimum = 0.0, maximum = 40.0)]
     pub ors_cutoff_adult: f64,
     /// Widely used, not verified against the primary paper.
     #[serde(default = "default::ors_cutoff_adolescent")]
+    #[schema(minimum = 0.0, maximum = 40.0)]
     pub ors_cutoff_adolescent: f64,
     /// CORS (children 6–12), and ORS given to a child.
     #[serde(default = "default::cors_cutoff_child")]
+    #[schema(minimum = 0.0, maximum = 40.0)]
     pub cors_cutoff_child: f64,
     #[serde(default = "default::ors_reliable_change")]
+    #[schema(minimum = 0.1, maximum = 40.0)]
     pub ors_reliable_change: f64,
     #[serde(default = "default::phq9_caseness")]
+    #[schema(minimum = 0.0, maximum = 27.0)]
     pub phq9_caseness: f64,
     #[serde(default = "default::phq9_reliable_change")]
+    #[schema(minimum = 1.0, maximum = 27.0)]
     pub phq9_reliable_change: f64,
     #[serde(default = "default::gad7_caseness")]
+    #[schema(minimum = 0.0, maximum = 21.0)]
     pub gad7_caseness: f64,
     #[serde(default = "default::gad7_reliable_change")]
+    #[schema(minimum = 1.0, maximum = 21.0)]
     pub gad7_reliable_change: f64,
     /// |client − therapist| WAI subscale item mean at which the two see the alliance differently.
     #[serde(default = "default::wai_discrepancy")]
+    #[schema(minimum = 0.1, maximum = 4.0)]
     pub wai_discrepancy: f64,
     /// By this session without reliable improvement, raise `no_change`.
-    #[serde(default = "default::no_change_session")]
+    #[serde(default = "default::no_change_session", deserialize_with = "whole_number")]
+    #[schema(minimum = 2.0, maximum = 100.0)]
     pub no_change_session: i32,
     #[serde(default = "default::rupture_sensitivity")]
     pub rupture_sensitivity: RuptureSensitivity,
     /// SD of session-to-session SRS change used until the organization has 100 pairs.
     #[serde(default = "default::rupture_fallback_sd")]
+    #[schema(minimum = 0.1, maximum = 40.0)]
     pub rupture_fallback_sd: f64,
     /// A rupture counts as repaired within this many sessions.
-    #[serde(default = "default::repair_window")]
+    #[serde(default = "default::repair_window", deserialize_with = "whole_number")]
+    #[schema(minimum = 1.0, maximum = 20.0)]
     pub repair_window: i32,
-    #[serde(default = "default::etr_min_reference")]
+    #[serde(default = "default::etr_min_reference", deserialize_with = "whole_number")]
+    #[schema(minimum = 5.0, maximum = 10000.0)]
     pub etr_min_reference: i32,
     #[serde(default = "default::etr_intake_window")]
+    #[schema(minimum = 0.0, maximum = 10.0)]
     pub etr_intake_window: f64,
     /// Below this many clients a clinician's insights carry `low_reliability`.
-    #[serde(default = "default::insight_min_clients")]
+    #[serde(default = "default::insight_min_clients", deserialize_with = "whole_number")]
+    #[schema(minimum = 1.0, maximum = 10000.0)]
     pub insight_min_clients: i32,
     /// Groups with fewer distinct clients are suppressed for every role but admin.
-    #[serde(default = "default::small_cell_k")]
+    #[serde(default = "default::small_cell_k", deserialize_with = "whole_number")]
+    #[schema(minimum = 2.0, maximum = 1000.0)]
     pub small_cell_k: i32,
-    /// Client attributes that organization analytics may group by.
+    /// Client attributes that organization analytics may group by (at most 20).
     #[serde(default)]
+    #[schema(max_items = 20, inline, value_type = Vec<AttributeName>)]
     pub declared_attributes: Vec<String>,
 }
 

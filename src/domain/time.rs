@@ -2,7 +2,7 @@
 //!
 //! Clinical records of this service describe care between 1900 and 2200. Anything outside is a
 //! typo or an attack, and some of it (year −262143) is outside what PostgreSQL, or arithmetic
-//! such as "one year before", can hold. A [`Timestamp`] or [`Date`] outside the range cannot be
+//! such as "one year before", can hold. A [`Timestamp`] or [`Day`] outside the range cannot be
 //! constructed, so code past the edge never has to check again (docs/integration.md, "Dates").
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -95,6 +95,7 @@ impl PartialSchema for Timestamp {
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
             .description(Some("RFC 3339 instant from 1900-01-01T00:00:00Z to before 2200-01-01T00:00:00Z"))
+            .pattern(Some(r"^(19[0-9]{2}|2[01][0-9]{2})-"))
             .into()
     }
 }
@@ -103,9 +104,9 @@ impl ToSchema for Timestamp {}
 
 /// A calendar date from 1900-01-01 to 2199-12-31.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date(NaiveDate);
+pub struct Day(NaiveDate);
 
-impl Date {
+impl Day {
     pub fn new(day: NaiveDate) -> Result<Self, OutOfRange> {
         let at = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
         Timestamp::new(at).map(|_| Self(day))
@@ -116,36 +117,37 @@ impl Date {
     }
 }
 
-impl From<Date> for NaiveDate {
-    fn from(day: Date) -> Self {
+impl From<Day> for NaiveDate {
+    fn from(day: Day) -> Self {
         day.0
     }
 }
 
-impl Serialize for Date {
+impl Serialize for Day {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
 }
 
-impl<'de> Deserialize<'de> for Date {
+impl<'de> Deserialize<'de> for Day {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let day = NaiveDate::deserialize(deserializer)?;
         Self::new(day).map_err(|_| serde::de::Error::custom(DATE_RANGE_TEXT))
     }
 }
 
-impl PartialSchema for Date {
+impl PartialSchema for Day {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
             .description(Some("Date `YYYY-MM-DD` from 1900-01-01 to 2199-12-31"))
+            .pattern(Some(r"^(19[0-9]{2}|2[01][0-9]{2})-[0-9]{2}-[0-9]{2}$"))
             .into()
     }
 }
 
-impl ToSchema for Date {}
+impl ToSchema for Day {}
 
 #[cfg(test)]
 mod tests {
@@ -181,7 +183,7 @@ mod tests {
 
     #[test]
     fn dates_are_bounded_the_same_way() {
-        let date = |text: &str| serde_json::from_value::<Date>(serde_json::json!(text));
+        let date = |text: &str| serde_json::from_value::<Day>(serde_json::json!(text));
         assert!(date("1900-01-01").is_ok());
         assert!(date("2199-12-31").is_ok());
         assert!(date("2200-01-01").is_err());

@@ -1,6 +1,6 @@
 //! What a failed parse reports: one entry per bad field, located by a JSON pointer.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Where a [`FieldError`]'s pointer points.
@@ -111,5 +111,85 @@ mod tests {
     #[test]
     fn pointer_tokens_escape_tilde_before_slash() {
         assert_eq!(pointer_token("a/b~c"), "a~1b~0c");
+    }
+}
+
+/// Whole numbers as JSON Schema reads them: `4` and `4.0` are both the integer 4 (a number
+/// with a zero fractional part is an integer), `4.5` is not. serde alone refuses `4.0` for an
+/// integer field, which would refuse requests the contract allows.
+/// Use with `#[serde(deserialize_with = "whole_number")]`.
+pub fn whole_number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    struct Visitor<T>(std::marker::PhantomData<T>);
+    impl<T: TryFrom<i64>> serde::de::Visitor<'_> for Visitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a whole number from {} to {}", i32::MIN, i32::MAX)
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<T, E> {
+            T::try_from(value).map_err(|_| E::custom(format!("{value} is out of range")))
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<T, E> {
+            i64::try_from(value)
+                .map_err(|_| E::custom(format!("{value} is out of range")))
+                .and_then(|v| self.visit_i64(v))
+        }
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<T, E> {
+            if value.fract() != 0.0 || !value.is_finite() || value.abs() > 9.0e15 {
+                return Err(E::custom(format!("{value} is not a whole number")));
+            }
+            // Exact: a whole f64 below 2^53 converts to i64 without loss.
+            self.visit_i64(value as i64)
+        }
+    }
+    deserializer.deserialize_any(Visitor(std::marker::PhantomData))
+}
+
+/// [`whole_number`] for optional fields: `null` or absent is `None`.
+/// Use with `#[serde(default, deserialize_with = "optional_whole_number")]`.
+pub fn optional_whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    #[derive(serde::Deserialize)]
+    struct Whole<T: TryFrom<i64>>(#[serde(deserialize_with = "whole_number")] T);
+    Ok(Option::<Whole<T>>::deserialize(deserializer)?.map(|Whole(value)| value))
+}
+
+/// [`whole_number`] for PATCH fields that tell absent (`None`) from `null` (`Some(None)`).
+/// Use with `#[serde(default, deserialize_with = "nullable_whole_number")]`.
+pub fn nullable_whole_number<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    optional_whole_number(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Form {
+        #[serde(deserialize_with = "whole_number")]
+        n: i32,
+        #[serde(default, deserialize_with = "optional_whole_number")]
+        m: Option<i32>,
+    }
+
+    #[test]
+    fn an_integral_float_is_a_whole_number_and_a_fraction_is_not() {
+        let form: Form = serde_json::from_str(r#"{"n": 4.0, "m": null}"#).unwrap();
+        assert_eq!((form.n, form.m), (4, None));
+        let form: Form = serde_json::from_str(r#"{"n": -3, "m": 7.0}"#).unwrap();
+        assert_eq!((form.n, form.m), (-3, Some(7)));
+        assert!(serde_json::from_str::<Form>(r#"{"n": 4.5}"#).is_err());
+        assert!(serde_json::from_str::<Form>(r#"{"n": 2147483648}"#).is_err());
+        assert!(serde_json::from_str::<Form>(r#"{"n": "4"}"#).is_err());
     }
 }

@@ -45,11 +45,15 @@ pub enum EmbeddedPgError {
     Unreachable { user: String, path: PathBuf },
     #[error("{0}")]
     Layout(String),
+    #[error("the PostgreSQL server did not start ({detail}); the end of its log {log}:\n{tail}")]
+    StartFailed { detail: String, log: PathBuf, tail: String },
 }
 
 mod binaries;
+mod supervisor;
 
 pub use binaries::PgBinaries;
+pub use supervisor::Supervisor;
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> EmbeddedPgError + '_ {
     move |source| EmbeddedPgError::Io { path: path.to_owned(), source }
@@ -77,7 +81,7 @@ fn server_account() -> Option<ServerAccount> {
 }
 
 /// A running cluster that this process may use.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct EmbeddedCluster {
     binaries: PgBinaries,
     root: PathBuf,
@@ -134,6 +138,40 @@ impl EmbeddedCluster {
     pub fn postmaster_pid(&self) -> Option<i32> {
         let pid_file = fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
         pid_file.lines().next()?.trim().parse().ok()
+    }
+
+    /// Whether the postmaster is alive (its pid file names a live process).
+    pub fn is_running(&self) -> bool {
+        self.postmaster_pid().is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok())
+    }
+
+    /// Starts the server again on its port, after it died (crash recovery runs at start).
+    pub fn restart(&self) -> Result<(), EmbeddedPgError> {
+        self.start_on(self.port)
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.root.join("server.log")
+    }
+
+    /// `pg_ctl start` on `port`; a failure names the cause and quotes the end of the server log.
+    fn start_on(&self, port: u16) -> Result<(), EmbeddedPgError> {
+        let mut command = self.pg_command("pg_ctl");
+        command
+            .arg("start")
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(self.log_path())
+            .args(["-w", "-t", "60", "-o"])
+            .arg(format!("-p {port}"));
+        run(command).map(|_| ()).map_err(|error| {
+            let detail = match error {
+                EmbeddedPgError::Command { detail, .. } => detail,
+                other => other.to_string(),
+            };
+            EmbeddedPgError::StartFailed { detail, log: self.log_path(), tail: log_tail(&self.log_path(), 12) }
+        })
     }
 
     /// Stops the server (fast shutdown: open sessions are ended, committed work is kept).
@@ -202,16 +240,7 @@ impl EmbeddedCluster {
         // The free port we pick can be taken before the server binds it; try a few.
         for _ in 0..3 {
             let port = free_port().map_err(io_error(Path::new("127.0.0.1:0")))?;
-            let mut command = self.pg_command("pg_ctl");
-            command
-                .arg("start")
-                .arg("-D")
-                .arg(self.data_dir())
-                .arg("-l")
-                .arg(self.root.join("server.log"))
-                .args(["-w", "-t", "60", "-o"])
-                .arg(format!("-p {port}"));
-            match run(command) {
+            match self.start_on(port) {
                 Ok(_) => {
                     self.port = port;
                     self.started_here = true;
@@ -288,6 +317,17 @@ pub fn random_hex(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     rand::fill(&mut buffer[..]);
     hex::encode(buffer)
+}
+
+/// The last `lines` lines of a log file (or why it cannot be read).
+fn log_tail(path: &Path, lines: usize) -> String {
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(error) => format!("(the log cannot be read: {error})"),
+    }
 }
 
 fn free_port() -> std::io::Result<u16> {

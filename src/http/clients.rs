@@ -14,6 +14,7 @@ use crate::db::clients::{ClientChanges, ClientFilter, ClientRow};
 use crate::domain::Role;
 use crate::domain::clients::{self as rules, AgeGroup, ClientDetails, RawClient};
 use crate::domain::validation::{Errors, external_id};
+use crate::domain::validation::{nullable_whole_number, optional_whole_number};
 use crate::error::{ApiError, AuthProblems, BodyProblems, NotFoundProblem, Problem, QueryProblems};
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Datelike, Utc};
@@ -45,7 +46,7 @@ impl From<ClientRow> for ClientView {
         Self {
             id: row.id,
             external_id: row.external_id,
-            age_group: AgeGroup::parse(&row.age_group).unwrap_or(AgeGroup::Adult),
+            age_group: row.age_group,
             display_name: row.display_name,
             birth_year: row.birth_year,
             attributes: row.attributes,
@@ -58,11 +59,24 @@ impl From<ClientRow> for ClientView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClient {
-    #[schema(example = "MRN-004211")]
+    #[schema(
+        example = "MRN-004211",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub external_id: String,
     /// Chooses the ORS clinical cutoff.
     pub age_group: AgeGroup,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     pub display_name: Option<String>,
+    /// From 1900 to the current year.
+    #[schema(minimum = 1900, maximum = 2200)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub birth_year: Option<i32>,
     /// At most 50 entries; names `[a-z0-9_]{1,64}`; values strings (≤ 200 characters), numbers or booleans.
     #[schema(value_type = Option<Object>)]
@@ -72,13 +86,19 @@ pub struct CreateClient {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClient {
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub external_id: Option<String>,
     pub age_group: Option<AgeGroup>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$")]
     pub display_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i32>)]
+    /// From 1900 to the current year.
+    #[serde(default, deserialize_with = "nullable_whole_number")]
+    #[schema(value_type = Option<i32>, minimum = 1900, maximum = 2200)]
     pub birth_year: Option<Option<i32>>,
     /// Replaces all attributes.
     #[schema(value_type = Option<Object>)]
@@ -90,7 +110,15 @@ pub struct UpdateClient {
 #[serde(deny_unknown_fields)]
 pub struct UpsertClient {
     pub age_group: AgeGroup,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     pub display_name: Option<String>,
+    /// From 1900 to the current year.
+    #[schema(minimum = 1900, maximum = 2200)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub birth_year: Option<i32>,
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
@@ -100,9 +128,18 @@ pub struct UpsertClient {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ClientQuery {
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub external_id: Option<String>,
     pub age_group: Option<AgeGroup>,
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -160,7 +197,14 @@ pub async fn list_clients(
     user.require(&READERS)?;
     let query = query.into_inner();
     let page = page_request(query.limit, query.cursor.as_deref())?;
-    let filter = ClientFilter { external_id: query.external_id, age_group: query.age_group };
+    let external =
+        query.external_id.map(|raw| crate::domain::validation::external_id(&raw, "/external_id")).transpose().map_err(
+            |error| ApiError::InvalidParameters {
+                code: "invalid_query",
+                errors: vec![crate::error::FieldError::query("external_id", error.detail)],
+            },
+        )?;
+    let filter = ClientFilter { external_id: external, age_group: query.age_group };
     let rows = database.list_clients(user.actor(), filter, page).await?;
     Ok(web::Json(Paged::from_page(rows, ClientView::from)))
 }
@@ -244,7 +288,7 @@ pub async fn erase_client(
 /// to race: the organization's unique external id decides.
 #[utoipa::path(
     tag = "clients",
-    params(("external_id" = String, Path, description = "The client's id in the EHR")),
+    params(("external_id" = String, Path, description = "The client's id in the EHR", min_length = 1, max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")),
     request_body = UpsertClient,
     responses((status = 200, description = "Updated", body = ClientView), (status = 201, description = "Created", body = ClientView),
               AuthProblems, NotFoundProblem, BodyProblems),

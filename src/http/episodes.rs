@@ -8,7 +8,9 @@ use super::query::Query;
 use crate::db::Database;
 use crate::db::episodes::{EpisodeChanges, EpisodeRow, NewEpisode, Refused, SessionRow};
 use crate::domain::Role;
-use crate::domain::time::{Date, Timestamp};
+use crate::domain::episodes::EpisodeStatus;
+use crate::domain::time::{Day, Timestamp};
+use crate::domain::validation::whole_number;
 use crate::domain::validation::{FieldError, plain_text};
 use crate::error::{ApiError, AuthProblems, BodyProblems, NotFoundProblem, Problem, QueryProblems};
 use actix_web::{HttpResponse, get, patch, post, web};
@@ -19,13 +21,6 @@ use uuid::Uuid;
 
 const READERS: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Clinician, Role::Integration];
 const WRITERS: [Role; 3] = [Role::Admin, Role::Clinician, Role::Integration];
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum EpisodeStatus {
-    Active,
-    Closed,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EpisodeView {
@@ -50,7 +45,7 @@ impl From<EpisodeRow> for EpisodeView {
             started_on: row.started_on,
             ended_on: row.ended_on,
             program: row.program,
-            status: if row.status == "closed" { EpisodeStatus::Closed } else { EpisodeStatus::Active },
+            status: row.status,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -90,7 +85,12 @@ pub struct CreateEpisode {
     pub client_id: Uuid,
     /// The primary clinician (a clinician may only name itself).
     pub clinician_id: Uuid,
-    pub started_on: Date,
+    pub started_on: Day,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     pub program: Option<String>,
 }
 
@@ -99,10 +99,10 @@ pub struct CreateEpisode {
 pub struct UpdateEpisode {
     pub clinician_id: Option<Uuid>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Date>)]
-    pub ended_on: Option<Option<Date>>,
+    #[schema(value_type = Option<Day>)]
+    pub ended_on: Option<Option<Day>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$")]
     pub program: Option<Option<String>>,
     pub status: Option<EpisodeStatus>,
 }
@@ -112,6 +112,8 @@ pub struct UpdateEpisode {
 pub struct CreateSession {
     pub episode_id: Uuid,
     /// 1, 2, …; unique within the episode.
+    #[schema(minimum = 1, maximum = 10000)]
+    #[serde(deserialize_with = "whole_number")]
     pub number: i32,
     pub occurred_at: Timestamp,
 }
@@ -121,7 +123,11 @@ pub struct CreateSession {
 #[into_params(parameter_in = Query)]
 pub struct EpisodeQuery {
     pub client_id: Option<Uuid>,
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -225,12 +231,8 @@ pub async fn update_episode(
         Some(None) => Some(None),
         None => None,
     };
-    let changes = EpisodeChanges {
-        clinician_id: body.clinician_id,
-        ended_on: body.ended_on,
-        program,
-        status: body.status.map(|s| if s == EpisodeStatus::Closed { "closed".to_owned() } else { "active".to_owned() }),
-    };
+    let changes =
+        EpisodeChanges { clinician_id: body.clinician_id, ended_on: body.ended_on, program, status: body.status };
     let row = database.update_episode(user.actor(), id.into_inner(), changes).await.map_err(|e| match e {
         Refused::Db(crate::db::DbError::Query(diesel_error)) if diesel_error.to_string().contains("check") => {
             ApiError::Validation(vec![FieldError::new("/ended_on", "must not be before started_on")])

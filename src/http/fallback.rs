@@ -37,10 +37,20 @@ impl RouteTable {
         Self { routes }
     }
 
-    /// The methods a path allows, if any route has that path.
+    /// The methods a path allows, if any route has that path. When several patterns match
+    /// (`/v1/responses/batch` and `/v1/responses/{id}`), the most specific one answers, as it
+    /// is the one the path means.
     pub fn allowed_methods(&self, path: &str) -> Option<Vec<String>> {
-        let mut allowed: Vec<String> =
-            self.routes.iter().filter(|(def, _)| def.is_match(path)).flat_map(|(_, methods)| methods.clone()).collect();
+        let matching: Vec<&(ResourceDef, Vec<String>)> =
+            self.routes.iter().filter(|(def, _)| def.is_match(path)).collect();
+        let specificity =
+            |def: &ResourceDef| def.pattern().map_or(0, |p| p.split('/').filter(|s| !s.starts_with('{')).count());
+        let best = matching.iter().map(|(def, _)| specificity(def)).max()?;
+        let mut allowed: Vec<String> = matching
+            .into_iter()
+            .filter(|(def, _)| specificity(def) == best)
+            .flat_map(|(_, methods)| methods.clone())
+            .collect();
         allowed.sort();
         allowed.dedup();
         (!allowed.is_empty()).then_some(allowed)
@@ -61,4 +71,20 @@ pub async fn unmatched(
         Some(allow) => ApiError::MethodNotAllowed { allow },
         None => ApiError::NotFound,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_specific_route_says_which_methods_a_path_allows() {
+        let table = RouteTable::from_openapi(&crate::openapi::build());
+        assert_eq!(table.allowed_methods("/v1/responses/batch"), Some(vec!["POST".to_owned()]));
+        assert_eq!(
+            table.allowed_methods("/v1/responses/0190f0f0-0000-7000-8000-000000000000"),
+            Some(vec!["GET".to_owned()])
+        );
+        assert_eq!(table.allowed_methods("/nowhere"), None);
+    }
 }

@@ -23,8 +23,11 @@ use uuid::Uuid;
 pub struct CreateFormRequest {
     pub session_id: Uuid,
     /// 1–10 instrument keys that a client fills in, e.g. `["srs", "ors"]`.
+    #[schema(min_items = 1, max_items = 10)]
     pub instruments: Vec<String>,
     /// Minutes until the token expires: 5 to 10080 (a week); default 1440 (a day).
+    #[schema(minimum = 5, maximum = 10080)]
+    #[serde(default, deserialize_with = "crate::domain::validation::optional_whole_number")]
     pub expires_in_minutes: Option<i64>,
 }
 

@@ -22,23 +22,30 @@ use uuid::Uuid;
 pub struct RangeQuery {
     /// Inclusive; default one year before `to` (not before 1900-01-01).
     pub from: Option<Timestamp>,
-    /// Exclusive; default now. At most five years after `from`.
+    /// Exclusive; default now (one year after `from` when `from` is not in the past).
     pub to: Option<Timestamp>,
 }
 
-/// The longest reporting range.
-const MAX_RANGE_DAYS: i64 = 5 * 366;
-
+/// The reporting range `[from, to)`; `from` must come before `to`. Long ranges cost little:
+/// whole months and days come from the rollups.
 fn range(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to = to.unwrap_or_else(Timestamp::now);
-    let from = from.unwrap_or_else(|| to.saturating_sub(Duration::days(365)));
+    let year = Duration::days(365);
+    let now = Timestamp::now();
+    let to = match (to, from) {
+        (Some(to), _) => to.get(),
+        (None, Some(from)) if from >= now => {
+            from.checked_add(year).map_or_else(crate::domain::time::end, Timestamp::get)
+        }
+        (None, _) => now.get(),
+    };
+    let from = match from {
+        Some(from) => from.get(),
+        None => Timestamp::clamped(to).saturating_sub(year).get(),
+    };
     if from >= to {
         return Err(ApiError::query("from", "must be before `to`"));
     }
-    if to.get().signed_duration_since(from.get()) > Duration::days(MAX_RANGE_DAYS) {
-        return Err(ApiError::query("to", "must be at most five years after `from`"));
-    }
-    Ok((from.get(), to.get()))
+    Ok((from, to))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -94,10 +101,11 @@ pub async fn clinician_insights(
 #[into_params(parameter_in = Query)]
 pub struct AnalyticsQuery {
     /// `clinician`, `program`, `month`, `age_group`, or `attribute:<name>` (a declared client attribute).
+    #[param(pattern = r"^(clinician|program|month|age_group|attribute:[a-z0-9_]{1,64})$")]
     pub group_by: String,
     /// Inclusive; default one year before `to` (not before 1900-01-01).
     pub from: Option<Timestamp>,
-    /// Exclusive; default now. At most five years after `from`.
+    /// Exclusive; default now (one year after `from` when `from` is not in the past).
     pub to: Option<Timestamp>,
 }
 

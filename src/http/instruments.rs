@@ -28,6 +28,7 @@ pub struct InstrumentList {
 #[into_params(parameter_in = Query)]
 pub struct LocaleQuery {
     /// Adds the organization's item texts for this locale (BCP 47, e.g. `en`, `fr-CA`).
+    #[param(pattern = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
     pub locale: Option<String>,
 }
 
@@ -71,7 +72,7 @@ pub async fn list_instruments(
 /// bands, `licence` and `ships_text`; with `?locale=` the organization's item texts.
 #[utoipa::path(
     tag = "instruments",
-    params(("key" = String, Path, description = "e.g. `srs`"), LocaleQuery),
+    params(("key" = String, Path, description = "e.g. `srs`", pattern = r"^[a-z][a-z0-9_-]{0,63}$"), LocaleQuery),
     responses((status = 200, description = "The current version", body = InstrumentView), AuthProblems, NotFoundProblem, QueryProblems),
     security(("bearer" = []))
 )]
@@ -105,7 +106,8 @@ pub async fn get_instrument(
 /// Admin only. Keys must be item ids of the instrument; texts 1–1000 characters.
 #[utoipa::path(
     tag = "instruments",
-    params(("key" = String, Path, description = "e.g. `srs`"), ("locale" = String, Path, description = "e.g. `en`, `fr-CA`")),
+    params(("key" = String, Path, description = "e.g. `srs`", pattern = r"^[a-z][a-z0-9_-]{0,63}$"),
+           ("locale" = String, Path, description = "e.g. `en`, `fr-CA`", pattern = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")),
     request_body = ItemTexts,
     responses((status = 200, description = "The instrument with these texts", body = InstrumentView), AuthProblems, NotFoundProblem, BodyProblems),
     security(("bearer" = []))

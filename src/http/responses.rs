@@ -44,6 +44,11 @@ pub struct SubmitResponse {
     #[schema(value_type = Object, example = json!({"relationship": 9.1, "goals_topics": 8.4, "approach_method": 9.0, "overall": 8.8}))]
     pub answers: RawAnswers,
     /// Free text, at most 4000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     pub comment: Option<String>,
 }
 
@@ -63,6 +68,11 @@ pub struct BatchView {
 #[serde(deny_unknown_fields)]
 pub struct VoidRequest {
     /// Why the response is void (kept for audit).
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     pub reason: String,
 }
 
@@ -77,7 +87,11 @@ pub struct ResponseQuery {
     pub from: Option<Timestamp>,
     /// Exclusive upper bound on `administered_at`.
     pub to: Option<Timestamp>,
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 

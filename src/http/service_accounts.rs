@@ -8,7 +8,8 @@ use crate::auth::hashing_pool::HashingPool;
 use crate::db::Database;
 use crate::db::service_accounts::{NewServiceAccount, ServiceAccountRow};
 use crate::domain::Role;
-use crate::domain::validation::{FieldError, plain_text};
+use crate::domain::role::AccountRole;
+use crate::domain::validation::plain_text;
 use crate::error::{ApiError, AuthProblems, BodyProblems};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -19,10 +20,15 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceAccount {
-    #[schema(example = "Epic integration")]
+    #[schema(
+        example = "Epic integration",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// `integration` (an EHR) or `analyst` (an analytics pipeline).
-    pub role: Role,
+    pub role: AccountRole,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,7 +54,11 @@ pub struct CreatedServiceAccountView {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ServiceAccountQuery {
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -56,7 +66,7 @@ fn view(row: ServiceAccountRow, client_id: String) -> ServiceAccountView {
     ServiceAccountView {
         id: row.id,
         name: row.name,
-        role: Role::parse(&row.role).unwrap_or(Role::Integration),
+        role: row.role,
         client_id,
         active: row.active,
         created_at: row.created_at,
@@ -82,9 +92,6 @@ pub async fn create_service_account(
     user.require(&[Role::Admin])?;
     let mut errors = Vec::new();
     let name = plain_text(&body.0.name, 200, "/name").map_err(|e| errors.push(e)).ok();
-    if !matches!(body.0.role, Role::Integration | Role::Analyst) {
-        errors.push(FieldError::new("/role", "a service account's role is integration or analyst"));
-    }
     let Some(name) = name.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
@@ -92,7 +99,7 @@ pub async fn create_service_account(
     let client_secret = format!("{}{}", crate::embedded_pg::random_hex(16), crate::embedded_pg::random_hex(16));
     let secret = client_secret.clone();
     let secret_hash = hashing.hash(secret).await.map_err(ApiError::internal)?;
-    let new = NewServiceAccount { name, role: body.0.role, client_id: client_id.clone(), secret_hash };
+    let new = NewServiceAccount { name, role: body.0.role.into(), client_id: client_id.clone(), secret_hash };
     let row = database.insert_service_account(user.actor(), new).await?;
     Ok(HttpResponse::Created().json(CreatedServiceAccountView { account: view(row, client_id), client_secret }))
 }

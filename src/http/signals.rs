@@ -25,7 +25,11 @@ pub struct SignalQuery {
     pub clinician_id: Option<Uuid>,
     pub client_id: Option<Uuid>,
     pub episode_id: Option<Uuid>,
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -33,6 +37,11 @@ pub struct SignalQuery {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// What was done (at most 2000 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     pub note: Option<String>,
 }
 

@@ -10,6 +10,7 @@ use crate::db::Database;
 use crate::db::users::{NewUser, UserChanges, UserFilter, UserRow};
 use crate::domain::Role;
 use crate::domain::people::{EmailAddress, NewPassword};
+use crate::domain::role::PersonRole;
 use crate::domain::validation::{Errors, FieldError, external_id, plain_text};
 use crate::error::{ApiError, AuthProblems, BodyProblems, NotFoundProblem, QueryProblems};
 use actix_web::{HttpResponse, get, patch, post, web};
@@ -19,7 +20,6 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// Roles a person can hold (`integration` belongs to service accounts, `client` to form-request tokens).
-const PERSON_ROLES: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Clinician, Role::Analyst];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
@@ -39,7 +39,7 @@ impl From<UserRow> for UserView {
         Self {
             id: row.id,
             email: row.email,
-            role: Role::parse(&row.role).unwrap_or(Role::Clinician),
+            role: row.role,
             display_name: row.display_name,
             external_id: row.external_id,
             active: row.active,
@@ -61,28 +61,45 @@ pub struct CreatedUserView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    #[schema(example = "ana@northside.example")]
+    /// An e-mail address; the login name (unique across organizations).
+    #[schema(
+        example = "ana@northside.example",
+        max_length = 254,
+        pattern = r"^[!-?A-~]{1,64}@[!-\-/-?A-~][!-?A-~]*\.[!-?A-~]*[!-\-/-?A-~]$"
+    )]
     pub email: String,
-    /// `admin`, `supervisor`, `clinician` or `analyst`.
-    pub role: Role,
+    pub role: PersonRole,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     pub display_name: Option<String>,
+    /// The person's id in the EHR.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub external_id: Option<String>,
     /// At least 12 characters; generated (and returned once) when absent.
+    #[schema(min_length = 12, max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
-    pub role: Option<Role>,
+    pub role: Option<PersonRole>,
     /// `false` deactivates: tokens stop working at once and refresh tokens are revoked.
     pub active: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$")]
     pub display_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub external_id: Option<Option<String>>,
+    #[schema(min_length = 12, max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub password: Option<String>,
 }
 
@@ -93,16 +110,12 @@ pub struct UserQuery {
     pub role: Option<Role>,
     pub active: Option<bool>,
     /// 1–500, default 50.
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
-}
-
-fn person_role(role: Role, pointer: &str) -> Result<Role, FieldError> {
-    if PERSON_ROLES.contains(&role) {
-        Ok(role)
-    } else {
-        Err(FieldError::new(pointer, "a person's role is admin, supervisor, clinician or analyst"))
-    }
 }
 
 fn optional_text(
@@ -140,7 +153,7 @@ pub async fn create_user(
     let body = body.0;
     let mut errors = Errors::default();
     let email = errors.take(EmailAddress::parse(&body.email, "/email"));
-    let role = errors.take(person_role(body.role, "/role"));
+    let role = Some(Role::from(body.role));
     let display_name = body.display_name.and_then(|n| errors.take(plain_text(&n, 200, "/display_name")));
     let external = body.external_id.and_then(|e| errors.take(external_id(&e, "/external_id")));
     let generated = body.password.is_none();
@@ -229,7 +242,7 @@ pub async fn update_user(
     user.require(&[Role::Admin])?;
     let (id, body) = (id.into_inner(), body.0);
     let mut errors = Errors::default();
-    let role = body.role.and_then(|r| errors.take(person_role(r, "/role")));
+    let role = body.role.map(Role::from);
     let display_name = optional_text(body.display_name, &mut errors, |n| plain_text(n, 200, "/display_name"));
     let external = optional_text(body.external_id, &mut errors, |e| external_id(e, "/external_id"));
     let password = body.password.and_then(|p| errors.take(NewPassword::parse(&p, "/password")));

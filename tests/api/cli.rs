@@ -320,3 +320,57 @@ fn no_health_information_token_or_secret_reaches_the_log() {
         assert!(!log.contains(&secret), "the log contains `{secret}`");
     }
 }
+
+#[test]
+fn the_embedded_cluster_is_restarted_when_its_postmaster_dies() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let data_dir = temp.path().join("data");
+    let port = free_port();
+    let mut served = serve_embedded(&data_dir, port);
+    let first = postmaster_pid(&data_dir).expect("running");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(first), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let restarted = postmaster_pid(&data_dir).is_some_and(|pid| pid != first);
+        if restarted && ready(port) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cluster was not restarted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(served.terminate().success());
+    assert_eq!(postmaster_pid(&data_dir), None, "and stopped with the service");
+}
+
+#[test]
+fn a_cluster_that_cannot_start_is_named_with_the_end_of_its_log() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let data_dir = temp.path().join("data");
+    // Create the cluster (and stop it), then break its configuration.
+    let created = rapport()
+        .env("RAPPORT_DATA_DIR", &data_dir)
+        .args(["create-org", "--name", "Broken Clinic", "--admin-email", "admin@broken.example"])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let mut conf = std::fs::OpenOptions::new().append(true).open(data_dir.join("pg/data/postgresql.conf")).unwrap();
+    writeln!(conf, "shared_buffers = 'plenty'").unwrap();
+    let output = rapport().env("RAPPORT_DATA_DIR", &data_dir).arg("migrate").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did not start") && stderr.contains("server.log"), "{stderr}");
+    assert!(stderr.contains("shared_buffers"), "the log's own words: {stderr}");
+}
+
+fn ready(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut stream| {
+        use std::io::Read;
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer.starts_with("HTTP/1.1 200")
+    })
+}

@@ -75,7 +75,9 @@ pub enum AnswerType {
     Vas,
     /// A whole number from `min` to `max`, optionally with a label per value.
     Likert {
+        #[serde(deserialize_with = "crate::domain::validation::whole_number")]
         min: i32,
+        #[serde(deserialize_with = "crate::domain::validation::whole_number")]
         max: i32,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         labels: Vec<String>,
@@ -133,7 +135,11 @@ pub struct ItemDefinition {
     pub text: Option<String>,
     /// An answer above this value raises a `safety_item` signal whatever the total (PHQ-9
     /// item 9, thoughts of self-harm: above 0). In the item's own units.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::domain::validation::optional_whole_number"
+    )]
     pub safety_above: Option<i32>,
 }
 
