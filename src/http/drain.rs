@@ -1,32 +1,30 @@
-//! Graceful shutdown that answers every request in flight.
+//! Graceful shutdown that answers every request.
 //!
 //! actix-server's own stop can drop a worker's connections unanswered: it stops the accept
 //! thread first, and a worker that sees its connection channel close before it reads the stop
 //! message exits at once, with everything it was serving (the cause of requests lost on
 //! SIGTERM under load). So the service drains by itself before it asks actix to stop:
 //!
-//! 1. stop accepting (the accept thread pauses; the channels stay open), turn `/readyz` to 503
-//!    and answer everything from now on with `Connection: close`;
-//! 2. wait until no request is in flight and none has started for a quiet moment (a connection
-//!    accepted just before the pause may still be sending its request head), up to the
-//!    shutdown timeout;
+//! 1. turn `/readyz` to 503 and answer every request that arrives from now on at once with 503
+//!    `shutting_down`, `Retry-After` and `Connection: close`. The listener stays open
+//!    meanwhile: a connection the kernel has already queued would otherwise be reset with its
+//!    request unanswered;
+//! 2. wait until no request that began before the stop is in flight (their connections close
+//!    after their answers), up to the shutdown timeout;
 //! 3. past the timeout, answer the requests still running (a stalled upload, say) with 503
 //!    `shutting_down` and `Retry-After` instead of cutting them off;
-//! 4. only then stop the server, which has nothing left to lose.
+//! 4. only then stop the server, which has nothing left to lose: later connections are refused.
 
 use crate::error::ApiError;
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
-use actix_web::{Error, web};
+use actix_web::{Error, ResponseError, web};
 use futures_util::future::{Either, select};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// How long no request may start before the server is considered drained.
-const QUIET: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -36,24 +34,17 @@ enum Phase {
     Expired,
 }
 
-/// In-flight requests and the shutdown phase, shared by the middleware and the stopper.
+/// Requests in flight and the shutdown phase, shared by the middleware and the stopper.
 #[derive(Debug)]
 pub struct Drain {
     in_flight: AtomicUsize,
-    /// Requests ever started, to see whether any began during the quiet moment.
-    started: AtomicUsize,
     phase: watch::Sender<Phase>,
     idle: tokio::sync::Notify,
 }
 
 impl Default for Drain {
     fn default() -> Self {
-        Self {
-            in_flight: AtomicUsize::new(0),
-            started: AtomicUsize::new(0),
-            phase: watch::Sender::new(Phase::Serving),
-            idle: Default::default(),
-        }
+        Self { in_flight: AtomicUsize::new(0), phase: watch::Sender::new(Phase::Serving), idle: Default::default() }
     }
 }
 
@@ -67,7 +58,6 @@ impl Drain {
     }
 
     fn enter(&self) -> InFlight<'_> {
-        self.started.fetch_add(1, Ordering::AcqRel);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(self)
     }
@@ -82,26 +72,6 @@ impl Drain {
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return self.in_flight() == 0;
-            }
-        }
-    }
-
-    /// Waits until nothing is in flight and nothing started for [`QUIET`]; false if `timeout`
-    /// passed first.
-    async fn until_quiet(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if !self.until_idle(left).await {
-                return false;
-            }
-            let started = self.started.load(Ordering::Acquire);
-            tokio::time::sleep(QUIET.min(left)).await;
-            if self.in_flight() == 0 && self.started.load(Ordering::Acquire) == started {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
             }
         }
     }
@@ -124,33 +94,38 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// The middleware: counts the request, closes the connection after it while draining, and
-/// answers 503 if the shutdown timeout passes first.
+fn shutting_down() -> ApiError {
+    ApiError::Unavailable {
+        code: "shutting_down",
+        detail: "The service is shutting down; retry on another instance or shortly.".into(),
+        retry_after_secs: 1,
+    }
+}
+
+/// The middleware (see the module doc).
 pub async fn track_in_flight(
     request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let Some(drain) = request.app_data::<web::Data<Drain>>().cloned() else {
-        return next.call(request).await;
+        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
     };
+    if drain.is_draining() {
+        let mut refused = request.into_response(shutting_down().error_response());
+        refused.response_mut().head_mut().set_connection_type(ConnectionType::Close);
+        return Ok(refused);
+    }
     let _counted = drain.enter();
     let answer = next.call(request);
     let expired = drain.expired();
     let mut response = match select(Box::pin(answer), Box::pin(expired)).await {
         Either::Left((answer, _)) => answer?,
-        Either::Right(_) => {
-            return Err(ApiError::Unavailable {
-                code: "shutting_down",
-                detail: "The service is shutting down; retry on another instance or shortly.".into(),
-                retry_after_secs: 1,
-            }
-            .into());
-        }
+        Either::Right(_) => return Err(shutting_down().into()),
     };
     if drain.is_draining() {
         response.response_mut().head_mut().set_connection_type(ConnectionType::Close);
     }
-    Ok(response)
+    Ok(response.map_into_boxed_body())
 }
 
 /// Stops the server the way SIGTERM does (see the module doc).
@@ -163,11 +138,10 @@ pub struct Stopper {
 
 impl Stopper {
     pub async fn stop(&self) {
-        self.server.pause().await;
         self.drain.phase.send_replace(Phase::Draining);
         let in_flight = self.drain.in_flight();
-        tracing::info!(in_flight, "draining: no new connections; waiting for requests in flight");
-        if !self.drain.until_quiet(self.timeout).await {
+        tracing::info!(in_flight, "draining: new requests answered 503; waiting for the requests in flight");
+        if !self.drain.until_idle(self.timeout).await {
             tracing::warn!(
                 in_flight = self.drain.in_flight(),
                 "shutdown timeout: answering requests still running 503"
