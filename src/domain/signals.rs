@@ -252,7 +252,7 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
         if improvement <= -reliable_change + 1e-9 && !input.already_raised.contains(&SignalKind::OutcomeDeterioration) {
             raise(SignalKind::OutcomeDeterioration, evidence.clone(), Some(intake.response_id));
         }
-        let administrations = input.earlier.len() as i32 + 1;
+        let administrations = i32::try_from(input.earlier.len()).map_or(i32::MAX, |n| n.saturating_add(1));
         let session = input.session_number.unwrap_or(administrations);
         if session >= settings.no_change_session
             && improvement < reliable_change - 1e-9
@@ -271,9 +271,13 @@ fn raise_rupture_or_repair(input: &SignalInput<'_>, raise: &mut impl FnMut(Signa
         .earlier
         .iter()
         .enumerate()
-        .map(|(i, e)| AlliancePoint { session_number: e.session_number.unwrap_or(i as i32 + 1), score: e.total })
+        .map(|(i, e)| {
+            let position = i32::try_from(i).map_or(i32::MAX, |i| i.saturating_add(1));
+            AlliancePoint { session_number: e.session_number.unwrap_or(position), score: e.total }
+        })
         .collect();
-    let current_session = input.session_number.unwrap_or(points.len() as i32 + 1);
+    let next = i32::try_from(points.len()).map_or(i32::MAX, |n| n.saturating_add(1));
+    let current_session = input.session_number.unwrap_or(next);
     points.push(AlliancePoint { session_number: current_session, score: input.scores.total });
     let trajectory = alliance_trajectory(&points, &input.settings.rupture_settings(input.org_change_sd));
     let Some(last) = trajectory.points.last() else { return };

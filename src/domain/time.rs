@@ -45,7 +45,7 @@ impl Timestamp {
 
     /// `at`, moved to the nearest instant inside the range.
     pub fn clamped(at: DateTime<Utc>) -> Self {
-        let last = end() - Duration::microseconds(1);
+        let last = end().checked_sub_signed(Duration::microseconds(1)).unwrap_or_else(end);
         Self(at.clamp(earliest(), last))
     }
 

@@ -9,7 +9,10 @@
 //!
 //! PostgreSQL refuses to run as root. When we are root we run `initdb`, `pg_ctl` and the
 //! server as an unprivileged account (`postgres` if the packages created it, else `nobody`)
-//! and hand it the cluster directory.
+//! and hand it the cluster directory. When that account cannot reach the data directory (a
+//! checkout in root's home, mode 700), the cluster lives in `/var/lib/rapport/<id>` instead,
+//! `<id>` derived from the data directory's path; the file `pg-location` in the data directory
+//! names it, and the start-up log says so.
 //!
 //! Must not import actix or diesel: it only runs programs and touches files.
 
@@ -99,10 +102,20 @@ impl EmbeddedCluster {
         let account = server_account();
         fs::DirBuilder::new().recursive(true).mode(0o711).create(data_dir).map_err(io_error(data_dir))?;
         let data_dir = fs::canonicalize(data_dir).map_err(io_error(data_dir))?;
-        let root = data_dir.join("pg");
-        if let Some(account) = &account {
-            ensure_reachable(&data_dir, account)?;
-        }
+        let root = match &account {
+            Some(account) if ensure_reachable(&data_dir, account).is_err() => {
+                let root = relocated_root(&data_dir)?;
+                tracing::info!(
+                    data_dir = %data_dir.display(),
+                    cluster = %root.display(),
+                    account = %account.name,
+                    "the PostgreSQL server's account cannot reach the data directory; its cluster lives elsewhere"
+                );
+                ensure_reachable(root.parent().unwrap_or(&root), account)?;
+                root
+            }
+            _ => data_dir.join("pg"),
+        };
         let password = read_or_create_password(&data_dir.join("pg-password"))?;
         let mut cluster = Self { binaries, root, port: 0, password, account, started_here: false };
         if !cluster.data_dir().join("PG_VERSION").exists() {
@@ -272,6 +285,29 @@ impl EmbeddedCluster {
             Err(error) => Err(error),
         }
     }
+}
+
+/// Where the clusters of unreachable data directories live (root only).
+const RELOCATED_CLUSTERS: &str = "/var/lib/rapport";
+
+/// The cluster directory for `data_dir` under [`RELOCATED_CLUSTERS`], recorded in
+/// `data_dir/pg-location` so every later start finds it.
+fn relocated_root(data_dir: &Path) -> Result<PathBuf, EmbeddedPgError> {
+    let record = data_dir.join("pg-location");
+    if let Ok(recorded) = fs::read_to_string(&record) {
+        let recorded = PathBuf::from(recorded.trim());
+        if recorded.is_absolute() {
+            return Ok(recorded);
+        }
+    }
+    use sha2::Digest;
+    let id = hex::encode(&sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes())[..8]);
+    let parent = Path::new(RELOCATED_CLUSTERS);
+    fs::DirBuilder::new().recursive(true).mode(0o711).create(parent).map_err(io_error(parent))?;
+    fs::set_permissions(parent, fs::Permissions::from_mode(0o711)).map_err(io_error(parent))?;
+    let root = parent.join(id);
+    write_private_file(&record, &root.display().to_string())?;
+    Ok(root)
 }
 
 fn ensure_reachable(data_dir: &Path, account: &ServerAccount) -> Result<(), EmbeddedPgError> {

@@ -64,7 +64,8 @@ impl Drain {
 
     /// Waits until no request is in flight; false if `timeout` passed first.
     async fn until_idle(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        let deadline = now.checked_add(timeout).unwrap_or(now);
         loop {
             let notified = self.idle.notified();
             if self.in_flight() == 0 {

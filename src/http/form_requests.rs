@@ -119,8 +119,9 @@ pub async fn create_form_request(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    // `minutes` was checked to be 5 to 10080 above.
     let now = Utc::now();
-    let expires_at = now + chrono::Duration::minutes(minutes);
+    let expires_at = now.checked_add_signed(chrono::Duration::minutes(minutes)).unwrap_or(now);
     let record = database.create_form_request(user.actor(), body.session_id, keys_wanted, expires_at).await.map_err(
         |e| match e {
             crate::db::DbError::NotFound => {

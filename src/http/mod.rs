@@ -1,5 +1,10 @@
 //! The HTTP edge: the only module (with `error`) that knows actix. One file per resource,
 //! DTOs beside their handlers; handlers are thin (extract → parse → one `db` call → view).
+//!
+//! Integer arithmetic on what callers send is checked or saturating, never able to panic
+//! (`clippy::arithmetic_side_effects` is denied here and in `domain`).
+
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 pub mod audit_events;
 pub mod auth_user;

@@ -374,3 +374,37 @@ fn ready(port: u16) -> bool {
         answer.starts_with("HTTP/1.1 200")
     })
 }
+
+/// Only root meets this: PostgreSQL runs as another account, which a 0700 home keeps out.
+#[test]
+fn a_data_directory_the_server_account_cannot_reach_gets_its_cluster_elsewhere() {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let data_dir = home.path().join("checkout/.rapport");
+    let created = rapport()
+        .env("RAPPORT_DATA_DIR", &data_dir)
+        .env("RUST_LOG", "info")
+        .args(["create-org", "--name", "Home Clinic", "--admin-email", "admin@home.example"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&created.stderr).into_owned() + &String::from_utf8_lossy(&created.stdout);
+    let location = std::fs::read_to_string(data_dir.join("pg-location")).ok();
+    // Clean up the relocated cluster whatever happened.
+    if let Some(location) = &location {
+        let cluster = PathBuf::from(location.trim());
+        if let Ok(text) = std::fs::read_to_string(cluster.join("data/postmaster.pid")) {
+            if let Some(pid) = text.lines().next().and_then(|l| l.trim().parse().ok()) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGQUIT);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = std::fs::remove_dir_all(&cluster);
+    }
+    assert!(created.status.success(), "{log}");
+    let location = location.expect("the data directory records where the cluster is");
+    assert!(location.starts_with("/var/lib/rapport/"), "{location}");
+    assert!(log.contains("cannot reach the data directory"), "the start-up log says where: {log}");
+}

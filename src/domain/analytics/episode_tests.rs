@@ -29,12 +29,15 @@ fn four(key: &str, session: i32, each: &str, age_group: AgeGroup) -> SeriesRespo
     response(key, Rater::Client, session, &answers, age_group)
 }
 
+/// No organization-wide inputs: no change SD yet, no reference band.
+type NoReference = (BTreeMap<String, (Option<f64>, i64)>, BTreeMap<String, Vec<EtrBandPoint>>);
+
 fn data<'a>(
     catalogue: &'a Catalogue,
     settings: &'a OrganizationSettings,
     responses: &'a [SeriesResponse],
     age_group: AgeGroup,
-    empty: &'a (BTreeMap<String, (Option<f64>, i64)>, BTreeMap<String, Vec<EtrBandPoint>>),
+    empty: &'a NoReference,
 ) -> EpisodeData<'a> {
     EpisodeData { catalogue, settings, age_group, responses, change_sd: &empty.0, etr_bands: &empty.1 }
 }

@@ -197,7 +197,7 @@ pub fn alliance_trajectory(series: &[AlliancePoint], settings: &RuptureSettings)
                 rupture.repaired_at_session = Some(series[i].session_number);
                 points[i].repair = true;
                 open = None;
-            } else if i - at >= settings.repair_window {
+            } else if i.saturating_sub(at) >= settings.repair_window {
                 rupture.status = RuptureStatus::Unrepaired;
                 open = None;
             }

@@ -29,7 +29,7 @@ pub fn sample_sd(values: &[f64]) -> Option<f64> {
     }
     let m = mean(values)?;
     let sum_sq: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
-    Some((sum_sq / (values.len() - 1) as f64).sqrt())
+    Some((sum_sq / values.len().saturating_sub(1) as f64).sqrt())
 }
 
 /// Mean and sample variance from running sums `(n, Σx, Σx²)`, as the rollups store them;
@@ -49,8 +49,11 @@ pub fn moments_from_integer_sums(n: i64, sum: i64, sum_sq: i64, unit: f64) -> (O
     if n < 1 {
         return (None, None);
     }
-    let numerator = i128::from(n) * i128::from(sum_sq) - i128::from(sum) * i128::from(sum);
-    let variance = (n >= 2).then(|| numerator.max(0) as f64 / (n as f64 * (n - 1) as f64) * unit * unit);
+    // Exact in i128: |n·Σx²| and Σx² are far below 2^127 for any i64 inputs.
+    let numerator = i128::from(n)
+        .saturating_mul(i128::from(sum_sq))
+        .saturating_sub(i128::from(sum).saturating_mul(i128::from(sum)));
+    let variance = (n >= 2).then(|| numerator.max(0) as f64 / (n as f64 * n.saturating_sub(1) as f64) * unit * unit);
     (Some(sum as f64 / n as f64 * unit), variance)
 }
 
@@ -63,10 +66,10 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
         return None;
     }
     debug_assert!(sorted.windows(2).all(|w| w[0] <= w[1]), "percentile needs ascending input");
-    let h = (sorted.len() - 1) as f64 * (p / 100.0);
+    let h = sorted.len().saturating_sub(1) as f64 * (p / 100.0);
     let lower = h.floor() as usize;
     let fraction = h - h.floor();
-    match sorted.get(lower + 1) {
+    match sorted.get(lower.saturating_add(1)) {
         Some(&next) if fraction > 0.0 => Some(sorted[lower] + fraction * (next - sorted[lower])),
         _ => Some(sorted[lower]),
     }
@@ -105,7 +108,7 @@ pub fn mean_with_ci(values: &[f64]) -> MeanWithCi {
     let n = values.len();
     let m = mean(values);
     let half_width = match (m, sample_sd(values)) {
-        (Some(_), Some(sd)) => Some(t_quantile(UPPER_975, (n - 1) as f64) * sd / (n as f64).sqrt()),
+        (Some(_), Some(sd)) => Some(t_quantile(UPPER_975, n.saturating_sub(1) as f64) * sd / (n as f64).sqrt()),
         _ => None,
     };
     MeanWithCi {
@@ -154,7 +157,8 @@ pub fn welch_from_summaries(a: (usize, f64, f64), b: (usize, f64, f64)) -> Optio
     let v_b = var_b.max(0.0) / n_b as f64;
     let se = (v_a + v_b).sqrt();
     let half_width = if se > 0.0 {
-        let df = (v_a + v_b).powi(2) / (v_a * v_a / (n_a - 1) as f64 + v_b * v_b / (n_b - 1) as f64);
+        let (df_a, df_b) = (n_a.saturating_sub(1) as f64, n_b.saturating_sub(1) as f64);
+        let df = (v_a + v_b).powi(2) / (v_a * v_a / df_a + v_b * v_b / df_b);
         t_quantile(UPPER_975, df) * se
     } else {
         0.0
@@ -200,7 +204,7 @@ pub fn mean_with_ci_from_summary(n: usize, mean: Option<f64>, variance: Option<f
         (0, _, _) | (_, None, _) => MeanWithCi { n, mean: None, ci_lower: None, ci_upper: None },
         (1, Some(m), _) | (_, Some(m), None) => MeanWithCi { n, mean: Some(m), ci_lower: None, ci_upper: None },
         (n, Some(m), Some(v)) => {
-            let half = t_quantile(UPPER_975, (n - 1) as f64) * (v.max(0.0) / n as f64).sqrt();
+            let half = t_quantile(UPPER_975, n.saturating_sub(1) as f64) * (v.max(0.0) / n as f64).sqrt();
             MeanWithCi { n, mean: Some(m), ci_lower: Some(m - half), ci_upper: Some(m + half) }
         }
     }

@@ -54,8 +54,8 @@ fn parse_answer(answer: &AnswerType, raw: &str) -> Result<i64, String> {
             }
             let integer: i64 =
                 if decimal.integer.len() > 4 { i64::MAX / 100 } else { decimal.integer.parse().unwrap_or(0) };
-            let tenths = integer * 10 + first.parse::<i64>().unwrap_or(0);
-            let tenths = if decimal.negative { -tenths } else { tenths };
+            let tenths = integer.saturating_mul(10).saturating_add(first.parse::<i64>().unwrap_or(0));
+            let tenths = if decimal.negative { tenths.saturating_neg() } else { tenths };
             if (low..=high).contains(&tenths) { Ok(tenths) } else { Err(range.into()) }
         }
         AnswerType::Likert { .. } => {
@@ -69,7 +69,7 @@ fn parse_answer(answer: &AnswerType, raw: &str) -> Result<i64, String> {
             }
             let value: i64 =
                 if decimal.integer.len() > 6 { i64::MAX / 100 } else { decimal.integer.parse().unwrap_or(0) };
-            let value = if decimal.negative { -value } else { value };
+            let value = if decimal.negative { value.saturating_neg() } else { value };
             if (low..=high).contains(&value) { Ok(value) } else { Err(range) }
         }
     }

@@ -207,7 +207,7 @@ fn symptom_scale(
         items: text
             .iter()
             .enumerate()
-            .map(|(i, (domain, wording))| likert(&format!("item{}", i + 1), domain, 0, 3, &FREQUENCY, Some(wording)))
+            .map(|(i, (domain, wording))| likert(&format!("item{}", i.saturating_add(1)), domain, 0, 3, &FREQUENCY, Some(wording)))
             .collect(),
         subscales: Vec::new(),
         total: TotalRule::Sum,

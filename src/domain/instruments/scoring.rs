@@ -46,7 +46,7 @@ fn keyed_value(definition: &InstrumentDefinition, answers: &Answers, item: &str)
     let value = *answers.0.get(item)?;
     if definition_item.reversed {
         let (low, high) = definition_item.answer.bounds();
-        Some(low + high - value)
+        Some(low.saturating_add(high).saturating_sub(value))
     } else {
         Some(value)
     }
@@ -57,7 +57,7 @@ fn sum_and_count<'a>(
     answers: &Answers,
     items: impl Iterator<Item = &'a str>,
 ) -> (i64, usize) {
-    items.filter_map(|item| keyed_value(definition, answers, item)).fold((0, 0), |(sum, n), v| (sum + v, n + 1))
+    items.filter_map(|item| keyed_value(definition, answers, item)).fold((0, 0), |(sum, n): (i64, usize), v| (sum.saturating_add(v), n.saturating_add(1)))
 }
 
 /// Scores `answers` (already parsed against `definition`).
