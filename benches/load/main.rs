@@ -1,4 +1,4 @@
-//! The load benchmark (PERFORMANCE.md): `cargo bench --bench load -- [scenario …] [--seconds N]`.
+//! The load benchmark (README.md, "Benchmarks"): `cargo bench --bench load -- [scenario …] [--seconds N]`.
 //!
 //! Starts a throw-away PostgreSQL (embedded cluster, or a database on `DATABASE_URL`), runs the
 //! release `rapport` binary against it on a free port, and measures each scenario with a

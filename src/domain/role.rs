@@ -1,4 +1,4 @@
-//! The roles of API.md: what a caller may do. A person, service account or form-request
+//! The roles of the API (docs/integration.md, "Roles and what they may do"): what a caller may do. A person, service account or form-request
 //! token has exactly one.
 
 use serde::{Deserialize, Serialize};

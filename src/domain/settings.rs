@@ -1,4 +1,4 @@
-//! An organization's clinical settings: the thresholds of INSTRUMENTS.md and ANALYTICS.md.
+//! An organization's clinical settings: the thresholds of docs/methodology.md, section 5.
 //! Every field has the documented default; settings are versioned, and each response records
 //! the version that produced its flags and signals.
 

@@ -265,7 +265,7 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
 }
 
 /// Labels the series with the new response last; raises a rupture or a repair when the new
-/// point is one (ANALYTICS.md, rupture and repair).
+/// point is one (docs/methodology.md, "Rupture and repair").
 fn raise_rupture_or_repair(input: &SignalInput<'_>, raise: &mut impl FnMut(SignalKind, Value, Option<Uuid>)) {
     let mut points: Vec<AlliancePoint> = input
         .earlier

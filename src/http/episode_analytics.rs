@@ -47,7 +47,7 @@ fn data(series: &EpisodeSeries) -> EpisodeData<'_> {
 
 /// An episode's alliance: the SRS series with each point labelled, ruptures and repairs.
 ///
-/// Formulas (ANALYTICS.md). Series: the client's SRS (or CSRS) totals by session number, then
+/// Formulas (docs/methodology.md, sections 8–9). Series: the client's SRS (or CSRS) totals by session number, then
 /// administered time, then id; voided responses excluded. `below_cutoff`: total < cutoff
 /// (default 36; `le` comparator: ≤). `drop`: previous − total ≥ 1.0. **Rupture** at session t:
 /// baseline = mean of all earlier totals (needs ≥ 2); spread s = max(SD of those earlier totals,

@@ -59,7 +59,7 @@ pub struct InsightsView {
 
 /// A clinician's insights over a date range ("supervision-like").
 ///
-/// Formulas (ANALYTICS.md). Volume: distinct clients and episodes with responses; sessions in
+/// Formulas (docs/methodology.md, section 10). Volume: distinct clients and episodes with responses; sessions in
 /// range; SRS completion = sessions with an SRS ÷ sessions. Alliance: mean SRS total with a 95%
 /// t interval (n − 1 df); share below the cutoff; ruptures (rule of `GET
 /// /v1/episodes/{id}/alliance`, per episode, within the range) per 100 sessions with an SRS;

@@ -217,7 +217,7 @@ async fn a_changed_role_invalidates_tokens_that_name_the_old_one() {
     assert_problem(app.get_as(&supervisor.token, "/v1/users").await, 401, "unauthorized").await;
 }
 
-/// Every way a bearer token can be wrong (SECURITY.md, RFC 8725) answers 401.
+/// Every way a bearer token can be wrong (docs/security.md, RFC 8725) answers 401.
 #[tokio::test]
 async fn every_kind_of_bad_bearer_token_answers_401() {
     let app = spawn_app().await;

@@ -2,7 +2,7 @@
 //! with the scores that reference episodes of similar intake had at the same session, and gives
 //! the p10–p90 band per session for plotting. Pure arithmetic: no I/O.
 //!
-//! Rule (ANALYTICS.md "ETR"): for intake `x` at session `n`, the reference set is the episodes
+//! Rule (docs/methodology.md, "Expected treatment response"): for intake `x` at session `n`, the reference set is the episodes
 //! whose intake is within `x ± intake_window` (inclusive) that have a score at session `n`.
 //! With at least `min_reference` values: expected = median; `on_track` if current ≥ p25,
 //! `at_risk` if p10 ≤ current < p25, `off_track` if current < p10; otherwise

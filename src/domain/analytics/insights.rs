@@ -1,4 +1,4 @@
-//! Pure building blocks of the clinician-insights report (ANALYTICS.md "Clinician insights"):
+//! Pure building blocks of the clinician-insights report (docs/methodology.md, "Clinician insights"):
 //! rates and shares, the pre–post effect size, areas for growth (clinician vs organization
 //! with a Welch CI), client–therapist agreement, outcome shares and the low-reliability flag.
 //! Pure arithmetic: no I/O.

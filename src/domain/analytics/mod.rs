@@ -1,4 +1,4 @@
-//! Alliance and outcome analytics of Rapport (ANALYTICS.md, INSTRUMENTS.md): pure functions on
+//! Alliance and outcome analytics of Rapport (docs/methodology.md): pure functions on
 //! already-loaded numbers, each with hand-computed unit tests. Nothing in this module does I/O,
 //! reads the clock or rounds (the API rounds to 2 decimals at the edge with [`round2`]).
 //!

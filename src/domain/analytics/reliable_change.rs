@@ -1,4 +1,4 @@
-//! Reliable and clinically significant change (Jacobson & Truax 1991), as in INSTRUMENTS.md:
+//! Reliable and clinically significant change (Jacobson & Truax 1991), as in docs/methodology.md, section 6:
 //! the reliable change index in raw points and the recovered / improved / unchanged /
 //! deteriorated classification of an episode from its first and latest administration.
 //! Pure arithmetic: no I/O.

@@ -2,7 +2,7 @@
 //! alliance) series and finds V-shaped rupture–repair sequences (Stiles et al. 2004; Strauss et
 //! al. 2006; spread rule after Gumz et al. 2012). Pure arithmetic on an ordered slice: no I/O.
 //!
-//! Rules (ANALYTICS.md "Rupture and repair"):
+//! Rules (docs/methodology.md, "Rupture and repair"):
 //! - baseline at point t = mean of ALL earlier points of the series (needs ≥ 2 earlier points);
 //! - spread `s = max(SD_within, SD_org)`: SD_within is the sample SD of those earlier points,
 //!   SD_org the SD of session-to-session changes across the organization, or the fallback

@@ -1,4 +1,4 @@
-//! The eight built-in instruments of INSTRUMENTS.md, as data. Licensed scales (ORS/SRS family,
+//! The eight built-in instruments (docs/methodology.md, section 2), as data. Licensed scales (ORS/SRS family,
 //! WAI) ship their structure only; PHQ-9 and GAD-7 ship their English wording.
 //!
 //! A change to a definition here becomes a new version for every organization at the next
@@ -207,7 +207,9 @@ fn symptom_scale(
         items: text
             .iter()
             .enumerate()
-            .map(|(i, (domain, wording))| likert(&format!("item{}", i.saturating_add(1)), domain, 0, 3, &FREQUENCY, Some(wording)))
+            .map(|(i, (domain, wording))| {
+                likert(&format!("item{}", i.saturating_add(1)), domain, 0, 3, &FREQUENCY, Some(wording))
+            })
             .collect(),
         subscales: Vec::new(),
         total: TotalRule::Sum,

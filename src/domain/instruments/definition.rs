@@ -254,8 +254,10 @@ impl InstrumentDefinition {
     /// Lowest and highest possible total, in score units.
     pub fn total_range(&self) -> (f64, f64) {
         let scale = self.scale() as f64;
-        let (low, high): (i64, i64) =
-            self.scored_items().map(|item| item.answer.bounds()).fold((0, 0), |acc, b| (acc.0.saturating_add(b.0), acc.1.saturating_add(b.1)));
+        let (low, high): (i64, i64) = self
+            .scored_items()
+            .map(|item| item.answer.bounds())
+            .fold((0, 0), |acc, b| (acc.0.saturating_add(b.0), acc.1.saturating_add(b.1)));
         let count = self.scored_items().count().max(1) as f64;
         match self.total {
             TotalRule::Sum => (low as f64 / scale, high as f64 / scale),
@@ -290,7 +292,9 @@ impl InstrumentDefinition {
             if let AnswerType::Likert { min, max, labels } = &item.answer {
                 if min >= max || *min < -1000 || *max > 1000 {
                     errors.push(FieldError::new(format!("{here}/answer"), "needs min < max, both within ±1000"));
-                } else if !labels.is_empty() && labels.len() as i64 != i64::from(*max).saturating_sub(i64::from(*min)).saturating_add(1) {
+                } else if !labels.is_empty()
+                    && labels.len() as i64 != i64::from(*max).saturating_sub(i64::from(*min)).saturating_add(1)
+                {
                     errors
                         .push(FieldError::new(format!("{here}/answer/labels"), "one label per value from min to max"));
                 }

@@ -57,7 +57,9 @@ fn sum_and_count<'a>(
     answers: &Answers,
     items: impl Iterator<Item = &'a str>,
 ) -> (i64, usize) {
-    items.filter_map(|item| keyed_value(definition, answers, item)).fold((0, 0), |(sum, n): (i64, usize), v| (sum.saturating_add(v), n.saturating_add(1)))
+    items
+        .filter_map(|item| keyed_value(definition, answers, item))
+        .fold((0, 0), |(sum, n): (i64, usize), v| (sum.saturating_add(v), n.saturating_add(1)))
 }
 
 /// Scores `answers` (already parsed against `definition`).
