@@ -13,6 +13,7 @@
 //! - [`domain`]: pure clinical logic and value types; no I/O.
 //! - [`db`]: the only module that imports diesel.
 //! - [`http`]: the only module (with `error`) that knows HTTP.
+//! - [`jobs`]: background work of the service process (retention).
 //!
 //! Dependency rules: `domain` imports nothing from the crate; `db` imports `domain`;
 //! `http` imports `domain`, `db`, `auth` and `error`. Settings and the pool are built in
@@ -26,6 +27,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod openapi;
 pub mod startup;
 pub mod telemetry;

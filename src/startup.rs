@@ -198,6 +198,7 @@ impl Application {
         if installed > 0 {
             tracing::info!(installed, "installed built-in instrument versions");
         }
+        crate::jobs::retention::spawn(database.clone());
         let secret = jwt_secret(settings)?;
         let keys = web::Data::new(TokenKeys::from_settings(&settings.tokens, &secret)?);
         let limits = web::Data::new(TokenRateLimits::new(&settings.tokens));
@@ -237,8 +238,8 @@ impl Application {
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(http::fallback::unmatched))
                 .wrap(from_fn(http::guard::refuse_unstorable_parameters))
-                .wrap(from_fn(http::security_headers::add_security_headers))
                 .wrap(from_fn(http::drain::track_in_flight))
+                .wrap(from_fn(http::security_headers::add_security_headers))
                 .wrap(from_fn(observe::observe))
                 .wrap(TracingLogger::<observe::RequestSpan>::new());
             http::panic::answering_panics(app)

@@ -115,7 +115,12 @@ impl Database {
                         .filter(episodes::clinician_id.ne(actor.id))
                         .count()
                         .get_result(conn)?;
-                    if new.clinician_id != actor.id || others > 0 {
+                    // Another clinician's client is answered as an unknown one: a clinician cannot
+                    // learn from us that a client it does not treat exists.
+                    if others > 0 {
+                        return Ok(Err(Refused::Unknown("/client_id")));
+                    }
+                    if new.clinician_id != actor.id {
                         return Ok(Err(Refused::NotYours));
                     }
                 }

@@ -34,6 +34,7 @@ pub struct InsightInputs {
     pub settings: OrganizationSettings,
     pub catalogue: Catalogue,
     pub responses: Vec<ClinicianResponse>,
+    pub outcome_history: Vec<ClinicianResponse>,
     pub age_groups: BTreeMap<Uuid, AgeGroup>,
     pub sessions: usize,
     pub own: Vec<(String, Summary)>,
@@ -47,6 +48,7 @@ impl InsightInputs {
             settings: &self.settings,
             responses: &self.responses,
             age_groups: &self.age_groups,
+            outcome_history: &self.outcome_history,
             sessions: self.sessions,
             own: &self.own,
             organization: &self.organization,
@@ -136,6 +138,7 @@ impl Database {
                 }
                 responses
                     .sort_by_key(|r| (r.episode_id, r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
+                let outcome_history = outcome_history(conn, org, &catalogue, &responses, &numbers, to)?;
                 let (own, organization) = item_summaries(conn, org, clinician_id, from, to)?;
                 actor.record(
                     conn,
@@ -144,11 +147,77 @@ impl Database {
                     Some(clinician_id),
                     serde_json::json!({ "from": from, "to": to }),
                 )?;
-                Ok(InsightInputs { settings, catalogue, responses, age_groups, sessions, own, organization })
+                Ok(InsightInputs {
+                    settings,
+                    catalogue,
+                    responses,
+                    outcome_history,
+                    age_groups,
+                    sessions,
+                    own,
+                    organization,
+                })
             })
         })
         .await
     }
+}
+
+/// The client-rated session-by-session outcome responses (ORS, CORS) of the episodes that have
+/// one among `in_range`, from each episode's intake up to `to`, in series order. Reads the
+/// `responses_series` index of those episodes only.
+fn outcome_history(
+    conn: &mut PgConnection,
+    org: Uuid,
+    catalogue: &Catalogue,
+    in_range: &[ClinicianResponse],
+    numbers: &HashMap<Uuid, i32>,
+    to: DateTime<Utc>,
+) -> Result<Vec<ClinicianResponse>, DbError> {
+    let keys = catalogue.session_outcome_keys();
+    let episodes: BTreeSet<Uuid> = in_range
+        .iter()
+        .filter(|r| r.rater == Rater::Client && keys.contains(&r.instrument_key.as_str()))
+        .map(|r| r.episode_id)
+        .collect();
+    if episodes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Row> = responses::table
+        .filter(responses::organization_id.eq(org))
+        .filter(responses::episode_id.eq_any(&episodes))
+        .filter(responses::instrument_key.eq_any(&keys))
+        .filter(responses::voided_at.is_null())
+        .filter(responses::rater.eq(Rater::Client.as_str()))
+        .filter(responses::administered_at.lt(to))
+        .select((
+            responses::id,
+            responses::episode_id,
+            responses::client_id,
+            responses::session_id,
+            responses::instrument_key,
+            responses::rater,
+            responses::administered_at,
+            responses::total_hundredths,
+        ))
+        .load(conn)?;
+    let mut history = Vec::with_capacity(rows.len());
+    for (id, episode_id, client_id, session_id, instrument_key, rater, administered_at, hundredths) in rows {
+        history.push(ClinicianResponse {
+            id,
+            episode_id,
+            client_id,
+            session_id,
+            instrument_key,
+            rater: stored(&rater, Rater::parse, "responses.rater")?,
+            session_number: session_id.and_then(|id| numbers.get(&id).copied()),
+            administered_at,
+            total: f64::from(hundredths) / 100.0,
+            subscale_means: BTreeMap::new(),
+        });
+    }
+    history.sort_by_key(|r| (r.episode_id, r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
+    Ok(history)
 }
 
 /// The age group of each client, typed; every client asked for must be found.

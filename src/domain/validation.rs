@@ -127,7 +127,7 @@ where
     impl<T: TryFrom<i64>> serde::de::Visitor<'_> for Visitor<T> {
         type Value = T;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            write!(f, "a whole number from {} to {}", i32::MIN, i32::MAX)
+            f.write_str("a whole number")
         }
         fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<T, E> {
             T::try_from(value).map_err(|_| E::custom(format!("{value} is out of range")))

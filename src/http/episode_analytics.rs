@@ -53,8 +53,9 @@ fn data(series: &EpisodeSeries) -> EpisodeData<'_> {
 /// baseline = mean of all earlier totals (needs ≥ 2); spread s = max(SD of those earlier totals,
 /// SD of session-to-session change across the organization — or 2.0 points while it has fewer
 /// than 100 pairs); rupture when total_t ≤ baseline − k·s (k = 1 standard, 2 strict). While a
-/// rupture is pending no new one starts. **Repair**: a later session within 3 sessions with total
-/// ≥ baseline − 0.5·s; none within the window: `unrepaired`; window not yet over: `pending`.
+/// rupture is pending no new one starts. **Repair**: one of the next 3 administrations (setting
+/// `repair_window`; sessions without an SRS do not count) with total ≥ baseline − 0.5·s; none
+/// within the window: `unrepaired`; window not yet over: `pending`.
 /// WAI: per session with both forms, client − therapist item mean per subscale.
 #[utoipa::path(
     tag = "analytics",

@@ -1,15 +1,23 @@
-//! What answers when no route matches: 405 with `Allow` when the path exists with other
-//! methods, 404 otherwise. The known paths come from the OpenAPI document, which is collected
-//! from the registered handlers, so this table cannot drift from the routes.
+//! The route table as the OpenAPI document states it (collected from the registered handlers,
+//! so it cannot drift from the routes): what answers when no route matches (405 with `Allow`
+//! when the path exists with other methods, 404 otherwise), and which query parameters each
+//! operation declares (the guard refuses any other).
 
 use super::extract::{BodyLimit, discard_body};
 use crate::error::ApiError;
 use actix_router::ResourceDef;
 use actix_web::{HttpRequest, HttpResponse, web};
 use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::ParameterIn;
+
+/// One operation of the document: its method and the query parameters it declares.
+struct Operation {
+    method: &'static str,
+    query: Vec<String>,
+}
 
 pub struct RouteTable {
-    routes: Vec<(ResourceDef, Vec<String>)>,
+    routes: Vec<(ResourceDef, Vec<Operation>)>,
 }
 
 impl RouteTable {
@@ -19,41 +27,59 @@ impl RouteTable {
             .paths
             .iter()
             .map(|(path, item)| {
-                let mut methods: Vec<String> = [
-                    ("GET", item.get.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("PATCH", item.patch.is_some()),
+                let operations = [
+                    ("GET", &item.get),
+                    ("PUT", &item.put),
+                    ("POST", &item.post),
+                    ("DELETE", &item.delete),
+                    ("PATCH", &item.patch),
                 ]
                 .into_iter()
-                .filter(|(_, present)| *present)
-                .map(|(method, _)| method.to_owned())
+                .filter_map(|(method, operation)| {
+                    let query = operation
+                        .as_ref()?
+                        .parameters
+                        .iter()
+                        .flatten()
+                        .filter(|p| p.parameter_in == ParameterIn::Query)
+                        .map(|p| p.name.clone())
+                        .collect();
+                    Some(Operation { method, query })
+                })
                 .collect();
-                methods.sort();
-                (ResourceDef::new(path.as_str()), methods)
+                (ResourceDef::new(path.as_str()), operations)
             })
             .collect();
         Self { routes }
     }
 
-    /// The methods a path allows, if any route has that path. When several patterns match
-    /// (`/v1/responses/batch` and `/v1/responses/{id}`), the most specific one answers, as it
+    /// The operations of the most specific pattern matching `path`: when several match
+    /// (`/v1/responses/batch` and `/v1/responses/{id}`), the one with the most literal segments
     /// is the one the path means.
-    pub fn allowed_methods(&self, path: &str) -> Option<Vec<String>> {
-        let matching: Vec<&(ResourceDef, Vec<String>)> =
-            self.routes.iter().filter(|(def, _)| def.is_match(path)).collect();
+    fn resource(&self, path: &str) -> Option<&[Operation]> {
         let specificity =
             |def: &ResourceDef| def.pattern().map_or(0, |p| p.split('/').filter(|s| !s.starts_with('{')).count());
-        let best = matching.iter().map(|(def, _)| specificity(def)).max()?;
-        let mut allowed: Vec<String> = matching
-            .into_iter()
-            .filter(|(def, _)| specificity(def) == best)
-            .flat_map(|(_, methods)| methods.clone())
-            .collect();
+        self.routes
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .max_by_key(|(def, _)| specificity(def))
+            .map(|(_, operations)| operations.as_slice())
+    }
+
+    /// The methods a path allows, if any route has that path.
+    pub fn allowed_methods(&self, path: &str) -> Option<Vec<String>> {
+        let mut allowed: Vec<String> =
+            self.resource(path)?.iter().map(|operation| operation.method.to_owned()).collect();
         allowed.sort();
-        allowed.dedup();
         (!allowed.is_empty()).then_some(allowed)
+    }
+
+    /// The query parameters `method` on `path` declares; `None` when no operation matches.
+    pub fn declared_query(&self, method: &str, path: &str) -> Option<&[String]> {
+        self.resource(path)?
+            .iter()
+            .find(|operation| operation.method == method)
+            .map(|operation| operation.query.as_slice())
     }
 }
 

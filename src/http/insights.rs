@@ -67,8 +67,10 @@ pub struct InsightsView {
 /// for each SRS item and WAI-SR subscale item mean, clinician mean − the rest of the
 /// organization's mean with a Welch 95% interval; the most negative one is named only when its
 /// interval lies below zero. Agreement: mean (client WAI-SR − therapist WAI-SR-T) item mean per
-/// subscale over sessions with both. Outcomes: ORS episodes with ≥ 2 administrations classified
-/// as in `/outcomes`; shares, mean change, effect size = mean change ÷ SD of intakes.
+/// subscale over sessions with both. Outcomes: ORS and CORS episodes with an administration in
+/// the range and ≥ 2 in all, classified as in `/outcomes` from the episode's intake (even before
+/// the range) to its latest administration in the range, each against its client's own
+/// age-group cutoff; shares, mean change, effect size = mean change ÷ SD of intakes.
 /// `low_reliability` below 30 distinct clients (setting; Crits-Christoph et al. 2011 suggest
 /// about 60 for dependable therapist means). A clinician may read its own; supervisors and
 /// admins anyone's.

@@ -21,9 +21,12 @@ pub struct RequestId(pub String);
 
 impl RequestId {
     fn from_request(request: &ServiceRequest) -> Self {
-        request
-            .headers()
-            .get(&REQUEST_ID_HEADER)
+        Self::from_header(request.headers().get(&REQUEST_ID_HEADER))
+    }
+
+    /// The caller's id when it looks like one, else a new UUID v7.
+    pub fn from_header(value: Option<&HeaderValue>) -> Self {
+        value
             .and_then(|value| value.to_str().ok())
             .filter(|id| is_acceptable_id(id))
             .map(|id| Self(id.to_owned()))

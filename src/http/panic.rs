@@ -7,13 +7,13 @@
 //! middleware inside the `App` would have to keep a second handle on the request while routing
 //! needs the only one.
 
-use super::observe::REQUEST_ID_HEADER;
+use super::observe::{REQUEST_ID_HEADER, RequestId};
 use crate::error::ApiError;
 use actix_http::{Request, Response};
 use actix_service::{IntoServiceFactory, Service, ServiceFactory, apply_fn_factory};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{AppConfig, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpMessage, ResponseError};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -46,7 +46,7 @@ where
     B: MessageBody + 'static,
 {
     apply_fn_factory(app, |request: Request, service: &S::Service| {
-        let request_id = request.headers().get(&REQUEST_ID_HEADER).cloned();
+        let request_id = RequestId::from_header(request.headers().get(&REQUEST_ID_HEADER));
         let answer = service.call(request);
         async move {
             match AssertUnwindSafe(answer).catch_unwind().await {
@@ -57,17 +57,17 @@ where
     })
 }
 
-fn panic_response(payload: &(dyn std::any::Any + Send), request_id: Option<HeaderValue>) -> Response<BoxBody> {
+fn panic_response(payload: &(dyn std::any::Any + Send), request_id: RequestId) -> Response<BoxBody> {
     let message = payload
         .downcast_ref::<&str>()
         .map(|text| (*text).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-text panic payload".into());
-    let mut response = ApiError::internal(Panicked(message)).error_response();
+    let span = tracing::error_span!("request", request_id = %request_id.0);
+    let mut response = span.in_scope(|| ApiError::internal(Panicked(message)).error_response());
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if let Some(id) = request_id {
+    super::security_headers::insert_api_headers(headers);
+    if let Ok(id) = HeaderValue::from_str(&request_id.0) {
         headers.insert(REQUEST_ID_HEADER, id);
     }
     response.into()

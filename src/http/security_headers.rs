@@ -15,6 +15,19 @@ const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'sel
                            img-src 'self' data:; connect-src 'self'; font-src 'self' data:; \
                            frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/// The headers of an API answer, for answers made outside the middleware chain (a panic's).
+pub fn insert_api_headers(headers: &mut actix_web::http::header::HeaderMap) {
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CONTENT_SECURITY_POLICY, API_POLICY),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+}
+
 pub async fn add_security_headers(
     request: ServiceRequest,
     next: Next<impl MessageBody>,

@@ -6,6 +6,7 @@ use crate::db::instruments::InstrumentVersion;
 use crate::db::responses::StoredResponse;
 use crate::db::signals::Signal;
 use crate::domain::instruments::definition::*;
+use crate::domain::instruments::measure::Measure;
 use crate::domain::instruments::scoring::{Flag, SubscaleScore};
 use crate::domain::signals::{Severity, SignalKind, SignalStatus};
 use chrono::{DateTime, Utc};
@@ -68,7 +69,11 @@ impl From<Signal> for SignalView {
             instrument: signal.instrument_key,
             response_id: signal.response_id,
             response_ids: signal.response_ids,
-            evidence: signal.evidence,
+            evidence: {
+                let mut evidence = signal.evidence;
+                super::rounded::round_floats(&mut evidence);
+                evidence
+            },
             acknowledged_by: signal.acknowledged_by,
             acknowledged_at: signal.acknowledged_at,
             resolved_by: signal.resolved_by,
@@ -185,6 +190,8 @@ pub struct InstrumentView {
     pub total_range: ScoreRange,
     pub bands: Vec<Band>,
     pub loinc: Option<Loinc>,
+    /// What the total means clinically: the rules, signals and analytics that apply.
+    pub measure: Measure,
     /// The locale of the organization texts applied, if any.
     pub locale: Option<String>,
 }
@@ -217,6 +224,7 @@ impl InstrumentView {
             total_range: ScoreRange { min, max },
             bands: definition.bands,
             loinc: definition.loinc,
+            measure: definition.measure,
             locale: locale.map(|(l, _)| l),
         }
     }

@@ -288,3 +288,38 @@ async fn organization_analytics_suppress_small_cells_for_everyone_but_admins() {
         .unwrap();
     assert_eq!(by_month["groups"][0]["group"], "2026-03");
 }
+
+#[tokio::test]
+async fn clinician_insights_judge_an_adolescent_caseload_against_the_adolescent_ors_cutoff() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Youth Clinic").await;
+    // Two adolescents, ORS 18 → 26.4 each: +8.4 is reliable (5). 26.4 is non-clinical for an
+    // adult (25) but still clinical for an adolescent (28): improved, not recovered.
+    for external_id in ["TEEN-1", "TEEN-2"] {
+        let client = put_client(&app, &care.integration, external_id, "adolescent").await;
+        let episode =
+            open_episode(&app, &care.integration, client["id"].as_str().unwrap(), &care.clinician.id.to_string()).await;
+        for (number, each) in [(1, 4.5), (2, 6.6)] {
+            let session = app
+                .post_json_as(
+                    &care.integration,
+                    "/v1/sessions",
+                    &json!({"episode_id": episode["id"], "number": number, "occurred_at": format!("2026-03-0{number}T10:00:00Z")}),
+                )
+                .await
+                .json::<Value>()
+                .await
+                .unwrap();
+            let form = ors(session["id"].as_str().unwrap(), [each; 4]);
+            let stored = submit(&app, &care.integration, &form).await;
+            assert_eq!(stored["scores"]["band"], "clinical", "18 and 26.4 are below 28: clinical for an adolescent");
+        }
+    }
+    let url =
+        format!("/v1/clinicians/{}/insights?from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z", care.clinician.id);
+    let insights: Value = app.get_as(&care.clinician.token, &url).await.json().await.unwrap();
+    let outcomes = &insights["outcomes"];
+    assert_eq!(outcomes["episodes"], 2, "{outcomes}");
+    assert_eq!((outcomes["recovered"].clone(), outcomes["improved"].clone()), (json!(0.0), json!(1.0)), "{outcomes}");
+    assert!(close(&outcomes["mean_change"], 8.4), "{outcomes}");
+}

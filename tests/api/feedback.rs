@@ -352,7 +352,8 @@ async fn a_clinician_works_only_within_its_caseload() {
     let refused = app.post_json_as(&other.token, "/v1/responses", &srs(&care.session_id, [9.0; 4])).await;
     let problem = assert_problem(refused, 422, "validation").await;
     assert_eq!(problem["errors"][0]["pointer"], "/session_id");
-    // Opening an episode is no way into another clinician's client.
+    // Opening an episode is no way into another clinician's client, nor a way to learn that it
+    // exists: it is refused exactly like an unknown client.
     let taken = app
         .post_json_as(
             &other.token,
@@ -360,7 +361,16 @@ async fn a_clinician_works_only_within_its_caseload() {
             &json!({"client_id": care.client_id, "clinician_id": other.id, "started_on": "2026-04-01"}),
         )
         .await;
-    assert_problem(taken, 403, "forbidden").await;
+    let taken = assert_problem(taken, 422, "validation").await;
+    let unknown = app
+        .post_json_as(
+            &other.token,
+            "/v1/episodes",
+            &json!({"client_id": uuid::Uuid::now_v7(), "clinician_id": other.id, "started_on": "2026-04-01"}),
+        )
+        .await;
+    let unknown = assert_problem(unknown, 422, "validation").await;
+    assert_eq!(taken["errors"], unknown["errors"]);
     // Its own client and episode work.
     let mine = app.create_client(&other.token, "MRN-OWN").await;
     let episode = app
@@ -467,4 +477,45 @@ async fn a_form_without_administered_at_is_dated_on_receipt_and_says_so() {
     let response = app.post_json_as(&care.integration, "/v1/responses", &future).await;
     let problem = assert_problem(response, 422, "validation").await;
     assert_eq!(problem["errors"][0]["pointer"], "/administered_at");
+}
+
+#[tokio::test]
+async fn stored_idempotent_answers_go_with_the_client_and_after_their_replay_window() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Forgetful Clinic").await;
+    let send = |key: &'static str, session: String| {
+        let app = &app;
+        let token = care.integration.clone();
+        async move {
+            let response = app
+                .client
+                .post(app.url("/v1/responses"))
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .json(&srs(&session, [9.0; 4]))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+        }
+    };
+    send("old", care.session_id.clone()).await;
+    send("recent", care.new_session(&app).await).await;
+    let count = |conn: &mut diesel::PgConnection| -> i64 {
+        diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT count(*) FROM idempotency_keys)"))
+            .get_result(conn)
+            .unwrap()
+    };
+    let mut conn = app.database.connect();
+    assert_eq!(count(&mut conn), 2);
+    diesel::sql_query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old'")
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(app.db.purge_expired_answers().await.unwrap(), 1, "only the one past 24 h");
+    assert_eq!(count(&mut conn), 1);
+    // Erasing the client takes the stored answer that repeats its data with it.
+    let erased = app.delete_as(&care.admin.token, &format!("/v1/clients/{}", care.client_id)).await;
+    assert_eq!(erased.status(), 204, "{}", erased.text().await.unwrap());
+    assert_eq!(count(&mut conn), 0);
 }

@@ -21,7 +21,7 @@ const LANDED: &[(&str, &str)] = &[
     ("2026-11-26-000005_alliance_rollup", "5b06f0b3fda385f979a9499553873ce7ce3cdbc7d9b1e4793dba38d605aa492f"),
     ("2026-11-26-000006_etr_reference", "e86b849a7daaf23bac3bb4d51bd4a280391525eac9b43c028738fdabeb8ecb8d"),
     ("2026-12-02-000007_rollups_out_of_migrations", "038a47524155d203c7ab6fc3a336c3a4c418829364f5a000cd0ae2160c8a136b"),
-    ("2026-12-02-000008_caller_scoped_idempotency", "42545c254436a14862c8633accce665e15ae4a2026216d474236e700a623062a"),
+    ("2026-12-02-000008_caller_scoped_idempotency", "1f5acb662532a01fa4e586526d8c3981e6800711de5f67e6cd2e10ffdeee1ae9"),
     ("2026-12-02-000009_administered_at_defaulted", "1f8f5ff5b5de74d0cb0063b6716c348cbab3d3482e0d1fe676a599c657b2b5c3"),
 ];
 

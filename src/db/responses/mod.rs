@@ -111,6 +111,13 @@ pub use idempotency::Idempotency;
 pub(crate) use idempotency::forget_answers;
 
 impl Database {
+    /// Deletes stored idempotent answers past their 24-hour replay window; returns how many.
+    pub async fn purge_expired_answers(&self) -> Result<usize, DbError> {
+        self.run(idempotency::purge_expired).await
+    }
+}
+
+impl Database {
     pub async fn list_responses(
         &self,
         actor: Actor,

@@ -43,6 +43,10 @@ pub struct ClinicianData<'a> {
     pub settings: &'a OrganizationSettings,
     /// Sorted by episode, session number, administered time, id.
     pub responses: &'a [ClinicianResponse],
+    /// Every client-rated session-by-session outcome response (ORS, CORS) of the episodes that
+    /// have one in the range, from the episode's intake up to the end of the range, in the same
+    /// order: change is measured from the true intake, even when it came before the range.
+    pub outcome_history: &'a [ClinicianResponse],
     /// The age group of every client in `responses`.
     pub age_groups: &'a BTreeMap<Uuid, AgeGroup>,
     /// Sessions of the clinician's episodes that took place in the range.
@@ -84,8 +88,9 @@ pub struct ClinicianInsights {
     pub areas: AreasForGrowth,
     /// Mean client minus therapist working-alliance item mean per subscale, same sessions.
     pub agreement: Vec<Agreement>,
-    /// Episodes with ≥ 2 administrations of a session-by-session outcome measure (ORS, CORS),
-    /// each judged against its client's own age-group cutoff.
+    /// Episodes with an administration of a session-by-session outcome measure (ORS, CORS) in
+    /// the range and ≥ 2 in all: change from the episode's intake to its latest administration
+    /// in the range, each judged against its client's own age-group cutoff.
     pub outcomes: OutcomeSummary,
 }
 
@@ -175,17 +180,22 @@ fn agreement(data: &ClinicianData<'_>) -> Vec<Agreement> {
     agreements
 }
 
-/// Each episode's series of a session-by-session outcome measure, classified against its
-/// client's own cutoff.
+/// Each episode's series of a session-by-session outcome measure, from its intake, classified
+/// against its client's own cutoff.
 fn outcomes(data: &ClinicianData<'_>) -> OutcomeSummary {
+    let is_outcome = |r: &&ClinicianResponse| {
+        r.rater == Rater::Client && data.catalogue.get(&r.instrument_key).is_some_and(|d| d.is_session_outcome())
+    };
+    let in_range: BTreeSet<(Uuid, &str)> =
+        data.responses.iter().filter(is_outcome).map(|r| (r.episode_id, r.instrument_key.as_str())).collect();
     let mut series: BTreeMap<(Uuid, &str), Vec<f64>> = BTreeMap::new();
-    for response in data.responses.iter().filter(|r| r.rater == Rater::Client) {
-        let outcome = data.catalogue.get(&response.instrument_key).filter(|d| d.is_session_outcome());
-        if outcome.is_some() {
-            series.entry((response.episode_id, response.instrument_key.as_str())).or_default().push(response.total);
+    for response in data.outcome_history.iter().filter(is_outcome) {
+        let key = (response.episode_id, response.instrument_key.as_str());
+        if in_range.contains(&key) {
+            series.entry(key).or_default().push(response.total);
         }
     }
-    let client_of: BTreeMap<Uuid, Uuid> = data.responses.iter().map(|r| (r.episode_id, r.client_id)).collect();
+    let client_of: BTreeMap<Uuid, Uuid> = data.outcome_history.iter().map(|r| (r.episode_id, r.client_id)).collect();
     let assessments: Vec<ChangeAssessment> = series
         .iter()
         .filter_map(|((episode, key), totals)| {

@@ -41,6 +41,7 @@ impl Caseload {
             settings: &settings,
             responses: &self.responses,
             age_groups: &self.age_groups,
+            outcome_history: &self.responses,
             sessions: 4,
             own: &[],
             organization: &[],
@@ -100,4 +101,32 @@ fn alliance_volume_counts_sessions_with_a_client_session_rating() {
     assert_eq!(insights.alliance.below_cutoff_share, Some(0.25));
     assert_eq!(insights.alliance.mean_srs.n, 4, "the therapist's rating is not the client's alliance");
     assert!(insights.low_reliability);
+}
+
+#[test]
+fn change_is_measured_from_the_episodes_intake_even_before_the_range() {
+    // Intake 16 before the range; 19 and 23 in it: change +7 from intake (reliable), not +4.
+    let (episode, client) = (Uuid::now_v7(), Uuid::now_v7());
+    let history = vec![
+        response(episode, client, "ors", 1, 16.0),
+        response(episode, client, "ors", 2, 19.0),
+        response(episode, client, "ors", 3, 23.0),
+    ];
+    let in_range = history[1..].to_vec();
+    let age_groups = BTreeMap::from([(client, AgeGroup::Adult)]);
+    let catalogue = Catalogue::builtin();
+    let settings = OrganizationSettings::default();
+    let insights = clinician_insights(&ClinicianData {
+        catalogue: &catalogue,
+        settings: &settings,
+        responses: &in_range,
+        age_groups: &age_groups,
+        outcome_history: &history,
+        sessions: 2,
+        own: &[],
+        organization: &[],
+    });
+    assert_eq!(insights.outcomes.episodes, 1);
+    assert_eq!(insights.outcomes.mean_change, Some(7.0));
+    assert_eq!(insights.outcomes.improved, Some(1.0));
 }
