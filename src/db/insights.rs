@@ -56,7 +56,41 @@ impl InsightInputs {
     }
 }
 
-type Row = (Uuid, Uuid, Uuid, Option<Uuid>, String, String, DateTime<Utc>, i32);
+/// What insights read of a response: index-only columns of `responses_by_clinician`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = responses, check_for_backend(diesel::pg::Pg))]
+struct Row {
+    id: Uuid,
+    episode_id: Uuid,
+    client_id: Uuid,
+    session_id: Option<Uuid>,
+    instrument_key: String,
+    rater: String,
+    administered_at: DateTime<Utc>,
+    total_hundredths: i32,
+}
+
+/// Rows as typed responses (without subscale means), with their session numbers, in series
+/// order per episode.
+fn clinician_responses(rows: Vec<Row>, numbers: &HashMap<Uuid, i32>) -> Result<Vec<ClinicianResponse>, DbError> {
+    let mut responses = Vec::with_capacity(rows.len());
+    for row in rows {
+        responses.push(ClinicianResponse {
+            id: row.id,
+            episode_id: row.episode_id,
+            client_id: row.client_id,
+            session_id: row.session_id,
+            rater: stored(&row.rater, Rater::parse, "responses.rater")?,
+            instrument_key: row.instrument_key,
+            session_number: row.session_id.and_then(|id| numbers.get(&id).copied()),
+            administered_at: row.administered_at,
+            total: f64::from(row.total_hundredths) / 100.0,
+            subscale_means: BTreeMap::new(),
+        });
+    }
+    responses.sort_by_key(|r| (r.episode_id, r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
+    Ok(responses)
+}
 
 impl Database {
     /// Everything the insights of `clinician_id` over `[from, to)` need; `NotFound` when the
@@ -84,23 +118,15 @@ impl Database {
                     .filter(responses::voided_at.is_null())
                     .filter(responses::administered_at.ge(from))
                     .filter(responses::administered_at.lt(to))
-                    .select((
-                        responses::id,
-                        responses::episode_id,
-                        responses::client_id,
-                        responses::session_id,
-                        responses::instrument_key,
-                        responses::rater,
-                        responses::administered_at,
-                        responses::total_hundredths,
-                    ))
+                    .select(Row::as_select())
                     .load(conn)?;
                 let caseload: Vec<Uuid> = episodes::table
                     .filter(episodes::organization_id.eq(org))
                     .filter(episodes::clinician_id.eq(clinician_id))
                     .select(episodes::id)
                     .load(conn)?;
-                let mut episode_ids: Vec<Uuid> = caseload.iter().copied().chain(rows.iter().map(|r| r.1)).collect();
+                let mut episode_ids: Vec<Uuid> =
+                    caseload.iter().copied().chain(rows.iter().map(|r| r.episode_id)).collect();
                 episode_ids.sort_unstable();
                 episode_ids.dedup();
                 let session_rows: Vec<(Uuid, Uuid, i32, DateTime<Utc>)> = sessions::table
@@ -115,29 +141,15 @@ impl Database {
                     .iter()
                     .filter(|(_, episode, _, at)| caseload.contains(episode) && *at >= from && *at < to)
                     .count();
-                let client_ids: BTreeSet<Uuid> = rows.iter().map(|r| r.2).collect();
+                let client_ids: BTreeSet<Uuid> = rows.iter().map(|r| r.client_id).collect();
                 let age_groups = age_groups(conn, org, &client_ids)?;
                 let working_alliance: Vec<&str> =
                     catalogue.iter().filter(|d| d.counterpart().is_some()).map(|d| d.key.as_str()).collect();
                 let mut subscales = subscale_means(conn, org, clinician_id, &working_alliance, (from, to))?;
-                let mut responses = Vec::with_capacity(rows.len());
-                for (id, episode_id, client_id, session_id, instrument_key, rater, administered_at, hundredths) in rows
-                {
-                    responses.push(ClinicianResponse {
-                        id,
-                        episode_id,
-                        client_id,
-                        session_id,
-                        instrument_key,
-                        rater: stored(&rater, Rater::parse, "responses.rater")?,
-                        session_number: session_id.and_then(|id| numbers.get(&id).copied()),
-                        administered_at,
-                        total: f64::from(hundredths) / 100.0,
-                        subscale_means: subscales.remove(&id).unwrap_or_default(),
-                    });
+                let mut responses = clinician_responses(rows, &numbers)?;
+                for response in &mut responses {
+                    response.subscale_means = subscales.remove(&response.id).unwrap_or_default();
                 }
-                responses
-                    .sort_by_key(|r| (r.episode_id, r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
                 let outcome_history = outcome_history(conn, org, &catalogue, &responses, &numbers, to)?;
                 let (own, organization) = item_summaries(conn, org, clinician_id, from, to)?;
                 actor.record(
@@ -190,34 +202,9 @@ fn outcome_history(
         .filter(responses::voided_at.is_null())
         .filter(responses::rater.eq(Rater::Client.as_str()))
         .filter(responses::administered_at.lt(to))
-        .select((
-            responses::id,
-            responses::episode_id,
-            responses::client_id,
-            responses::session_id,
-            responses::instrument_key,
-            responses::rater,
-            responses::administered_at,
-            responses::total_hundredths,
-        ))
+        .select(Row::as_select())
         .load(conn)?;
-    let mut history = Vec::with_capacity(rows.len());
-    for (id, episode_id, client_id, session_id, instrument_key, rater, administered_at, hundredths) in rows {
-        history.push(ClinicianResponse {
-            id,
-            episode_id,
-            client_id,
-            session_id,
-            instrument_key,
-            rater: stored(&rater, Rater::parse, "responses.rater")?,
-            session_number: session_id.and_then(|id| numbers.get(&id).copied()),
-            administered_at,
-            total: f64::from(hundredths) / 100.0,
-            subscale_means: BTreeMap::new(),
-        });
-    }
-    history.sort_by_key(|r| (r.episode_id, r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
-    Ok(history)
+    clinician_responses(rows, numbers)
 }
 
 /// The age group of each client, typed; every client asked for must be found.

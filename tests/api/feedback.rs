@@ -1,7 +1,7 @@
 //! Feedback forms end to end: an EHR structures care, an app submits the forms, Rapport scores
 //! them and raises signals.
 
-use crate::fixtures::{Care, likert, ors, put_client, signal_kinds, srs, submit};
+use crate::fixtures::{Care, likert, ors, put_client, signal_kinds, srs, submit, submit_keyed};
 use crate::harness::{assert_problem, spawn_app};
 use serde_json::{Value, json};
 
@@ -214,18 +214,8 @@ async fn an_idempotency_key_replays_refuses_another_body_and_stores_once_under_c
     let care = Care::new(&app, "Idempotent Clinic").await;
     let body = srs(&care.session_id, [9.5, 9.5, 9.5, 9.5]);
     let send = |key: &'static str, body: Value| {
-        let app = &app;
-        let token = care.integration.clone();
-        async move {
-            app.client
-                .post(app.url("/v1/responses"))
-                .bearer_auth(token)
-                .header("idempotency-key", key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
+        let (app, token) = (&app, care.integration.clone());
+        async move { submit_keyed(app, &token, key, &body).await }
     };
     let first = send("visit-1", body.clone()).await;
     assert_eq!(first.status(), 201);
@@ -392,18 +382,8 @@ async fn an_idempotency_key_belongs_to_its_caller_and_a_replay_is_checked_and_au
     let other_clinician = app.create_person(&care.admin, "clinician").await;
     let body = srs(&care.session_id, [9.5, 9.5, 9.5, 9.5]);
     let send = |token: String, key: &'static str| {
-        let app = &app;
-        let body = body.clone();
-        async move {
-            app.client
-                .post(app.url("/v1/responses"))
-                .bearer_auth(token)
-                .header("idempotency-key", key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
+        let (app, body) = (&app, body.clone());
+        async move { submit_keyed(app, &token, key, &body).await }
     };
     let first = send(care.clinician.token.clone(), "visit-42").await;
     assert_eq!(first.status(), 201);
@@ -485,20 +465,8 @@ async fn stored_idempotent_answers_go_with_the_client_and_after_their_replay_win
     let app = spawn_app().await;
     let care = Care::new(&app, "Forgetful Clinic").await;
     let send = |key: &'static str, session: String| {
-        let app = &app;
-        let token = care.integration.clone();
-        async move {
-            let response = app
-                .client
-                .post(app.url("/v1/responses"))
-                .bearer_auth(token)
-                .header("idempotency-key", key)
-                .json(&srs(&session, [9.0; 4]))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 201);
-        }
+        let (app, token) = (&app, care.integration.clone());
+        async move { assert_eq!(submit_keyed(app, &token, key, &srs(&session, [9.0; 4])).await.status(), 201) }
     };
     send("old", care.session_id.clone()).await;
     send("recent", care.new_session(&app).await).await;

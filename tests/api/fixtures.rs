@@ -129,3 +129,15 @@ pub async fn submit(app: &TestApp, token: &str, body: &Value) -> Value {
 pub fn signal_kinds(response: &Value) -> Vec<String> {
     response["signals"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap().to_owned()).collect()
 }
+
+/// `POST /v1/responses` with an `Idempotency-Key`.
+pub async fn submit_keyed(app: &TestApp, token: &str, key: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/responses"))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request sent")
+}
