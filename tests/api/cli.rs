@@ -167,19 +167,23 @@ fn wait_until_ready(port: u16, child: &mut Child) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("serve exited early with {status}");
         }
-        let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut stream| {
-            use std::io::Read;
-            let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            answer.starts_with("HTTP/1.1 200")
-        });
-        if ready {
+        if ready(port) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("serve did not become ready");
+}
+
+/// Reads a child's output as it is written: a debug log fills a pipe's 64 KiB long before the
+/// child exits, and a child blocked on a full pipe answers nothing.
+fn drain(pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut pipe = pipe;
+        let mut text = Vec::new();
+        let _ = pipe.read_to_end(&mut text);
+        text
+    })
 }
 
 fn serve_embedded(data_dir: &Path, port: u16) -> Served {
@@ -254,6 +258,7 @@ fn no_health_information_token_or_secret_reaches_the_log() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let (stdout, stderr) = (drain(child.stdout.take().unwrap()), drain(child.stderr.take().unwrap()));
     wait_until_ready(port, &mut child);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (canary_password, canary) = ("CANARY-PASSWORD-7f3a9", "CANARY-PHI-5b2e1");
@@ -311,10 +316,9 @@ fn no_health_information_token_or_secret_reaches_the_log() {
         vec![token, tokens["refresh_token"].as_str().unwrap().to_owned()]
     });
     let mut served = Served { child: Some(child), data_dir: PathBuf::from("/nonexistent") };
-    let child = served.child.take().unwrap();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(served.terminate().success());
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let log = format!("{}{}", String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr));
     assert!(log.contains("request finished"), "the log was captured: {log}");
     for secret in [canary, canary_password].iter().map(|s| s.to_string()).chain(secrets) {
         assert!(!log.contains(&secret), "the log contains `{secret}`");
