@@ -17,6 +17,7 @@ fn vas(id: &str, domain: &str) -> ItemDefinition {
         reversed: false,
         text: None,
         safety_above: None,
+        loinc: None,
     }
 }
 
@@ -24,12 +25,13 @@ fn likert(id: &str, domain: &str, min: i32, max: i32, labels: &[&str], text: Opt
     ItemDefinition {
         id: id.into(),
         domain: domain.into(),
-        answer: AnswerType::Likert { min, max, labels: labels.iter().map(|l| l.to_string()).collect() },
+        answer: AnswerType::Likert { min, max, labels: labels.iter().map(|l| l.to_string()).collect(), codes: vec![] },
         required: true,
         scored: true,
         reversed: false,
         text: text.map(str::to_owned),
         safety_above: None,
+        loinc: None,
     }
 }
 
@@ -162,37 +164,63 @@ fn wai(key: &str, name: &str, rater: Rater, counterpart: &str) -> InstrumentDefi
 }
 
 const FREQUENCY: [&str; 4] = ["not at all", "several days", "more than half the days", "nearly every day"];
+/// LOINC answer list LL358-3 (the PHQ and GAD frequency scale), values 0 to 3.
+const FREQUENCY_CODES: [&str; 4] = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"];
+/// LOINC answer list LL359-1 (PHQ-9's difficulty question), values 0 to 3.
+const DIFFICULTY_CODES: [&str; 4] = ["LA6572-7", "LA6573-5", "LA6575-0", "LA6574-3"];
 
-const PHQ9_TEXT: [(&str, &str); 9] = [
-    ("anhedonia", "Little interest or pleasure in doing things"),
-    ("depressed mood", "Feeling down, depressed, or hopeless"),
-    ("sleep", "Trouble falling or staying asleep, or sleeping too much"),
-    ("fatigue", "Feeling tired or having little energy"),
-    ("appetite", "Poor appetite or overeating"),
-    ("self-worth", "Feeling bad about yourself — or that you are a failure or have let yourself or your family down"),
-    ("concentration", "Trouble concentrating on things, such as reading the newspaper or watching television"),
+/// (domain, wording, LOINC item code)
+const PHQ9_TEXT: [(&str, &str, &str); 9] = [
+    ("anhedonia", "Little interest or pleasure in doing things", "44250-9"),
+    ("depressed mood", "Feeling down, depressed, or hopeless", "44255-8"),
+    ("sleep", "Trouble falling or staying asleep, or sleeping too much", "44259-0"),
+    ("fatigue", "Feeling tired or having little energy", "44254-1"),
+    ("appetite", "Poor appetite or overeating", "44251-7"),
+    (
+        "self-worth",
+        "Feeling bad about yourself — or that you are a failure or have let yourself or your family down",
+        "44258-2",
+    ),
+    (
+        "concentration",
+        "Trouble concentrating on things, such as reading the newspaper or watching television",
+        "44252-5",
+    ),
     (
         "psychomotor",
         "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so fidgety or \
          restless that you have been moving around a lot more than usual",
+        "44253-3",
     ),
-    ("thoughts of self-harm", "Thoughts that you would be better off dead or of hurting yourself in some way"),
+    (
+        "thoughts of self-harm",
+        "Thoughts that you would be better off dead or of hurting yourself in some way",
+        "44260-8",
+    ),
 ];
 
-const GAD7_TEXT: [(&str, &str); 7] = [
-    ("nervousness", "Feeling nervous, anxious or on edge"),
-    ("uncontrollable worry", "Not being able to stop or control worrying"),
-    ("excessive worry", "Worrying too much about different things"),
-    ("trouble relaxing", "Trouble relaxing"),
-    ("restlessness", "Being so restless that it is hard to sit still"),
-    ("irritability", "Becoming easily annoyed or irritable"),
-    ("fear", "Feeling afraid as if something awful might happen"),
+const GAD7_TEXT: [(&str, &str, &str); 7] = [
+    ("nervousness", "Feeling nervous, anxious or on edge", "69725-0"),
+    ("uncontrollable worry", "Not being able to stop or control worrying", "68509-9"),
+    ("excessive worry", "Worrying too much about different things", "69733-4"),
+    ("trouble relaxing", "Trouble relaxing", "69734-2"),
+    ("restlessness", "Being so restless that it is hard to sit still", "69735-9"),
+    ("irritability", "Becoming easily annoyed or irritable", "69689-8"),
+    ("fear", "Feeling afraid as if something awful might happen", "69736-7"),
 ];
+
+fn coded(mut item: ItemDefinition, loinc: &str, answer_codes: &[&str]) -> ItemDefinition {
+    item.loinc = Some(loinc.into());
+    if let AnswerType::Likert { codes, .. } = &mut item.answer {
+        *codes = answer_codes.iter().map(|c| c.to_string()).collect();
+    }
+    item
+}
 
 fn symptom_scale(
     key: &str,
     name: &str,
-    text: &[(&str, &str)],
+    text: &[(&str, &str, &str)],
     bands: Vec<Band>,
     loinc: (&str, &str),
     measure: Measure,
@@ -207,8 +235,9 @@ fn symptom_scale(
         items: text
             .iter()
             .enumerate()
-            .map(|(i, (domain, wording))| {
-                likert(&format!("item{}", i.saturating_add(1)), domain, 0, 3, &FREQUENCY, Some(wording))
+            .map(|(i, (domain, wording, code))| {
+                let item = likert(&format!("item{}", i.saturating_add(1)), domain, 0, 3, &FREQUENCY, Some(wording));
+                coded(item, code, &FREQUENCY_CODES)
             })
             .collect(),
         subscales: Vec::new(),
@@ -248,7 +277,7 @@ fn phq9() -> InstrumentDefinition {
     );
     difficulty.required = false;
     difficulty.scored = false;
-    definition.items.push(difficulty);
+    definition.items.push(coded(difficulty, "69722-7", &DIFFICULTY_CODES));
     definition
 }
 

@@ -81,6 +81,10 @@ pub enum AnswerType {
         max: i32,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         labels: Vec<String>,
+        /// LOINC answer codes (`LA…`), one per value from `min` to `max`: an EHR's coded answer
+        /// (FHIR `valueCoding`) is read through them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        codes: Vec<String>,
     },
 }
 
@@ -141,6 +145,10 @@ pub struct ItemDefinition {
         deserialize_with = "crate::domain::validation::optional_whole_number"
     )]
     pub safety_above: Option<i32>,
+    /// The item's LOINC code, where LOINC has one (PHQ-9, GAD-7): a FHIR form may name the
+    /// item by it instead of by `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loinc: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -166,6 +174,24 @@ pub struct Loinc {
     pub panel: String,
     /// The code to put on the total score.
     pub total: String,
+}
+
+impl Loinc {
+    /// LOINC's own canonical URL of the panel's form, which EHR form builders use.
+    pub fn form_url(&self) -> String {
+        format!("http://loinc.org/q/{}", self.panel)
+    }
+}
+
+/// Whether `code` has the shape of a LOINC code (`44250-9`) or answer code (`LA6568-5`).
+fn is_loinc(code: &str, answer: bool) -> bool {
+    let digits = if answer { code.strip_prefix("LA") } else { Some(code) };
+    digits.and_then(|d| d.split_once('-')).is_some_and(|(number, check)| {
+        (1..=8).contains(&number.len())
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && check.len() == 1
+            && check.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -246,6 +272,15 @@ impl InstrumentDefinition {
         self.items.iter().find(|item| item.id == id)
     }
 
+    /// The item a form names by its id, by its LOINC code, or by the LOINC code behind a
+    /// slash (the `linkId`s of LOINC-built FHIR forms).
+    pub fn item_by_link(&self, link: &str) -> Option<&ItemDefinition> {
+        self.item(link).or_else(|| {
+            let code = link.strip_prefix('/').unwrap_or(link);
+            self.items.iter().find(|item| item.loinc.as_deref() == Some(code))
+        })
+    }
+
     /// The scale shared by every scored item (validated to be one).
     pub fn scale(&self) -> i64 {
         self.scored_items().next().map_or(1, |item| item.answer.scale())
@@ -289,15 +324,23 @@ impl InstrumentDefinition {
             } else if !seen.insert(item.id.as_str()) {
                 errors.push(FieldError::new(format!("{here}/id"), format!("duplicate item id `{}`", item.id)));
             }
-            if let AnswerType::Likert { min, max, labels } = &item.answer {
+            if let AnswerType::Likert { min, max, labels, codes } = &item.answer {
+                let values = i64::from(*max).saturating_sub(i64::from(*min)).saturating_add(1);
                 if min >= max || *min < -1000 || *max > 1000 {
                     errors.push(FieldError::new(format!("{here}/answer"), "needs min < max, both within ±1000"));
-                } else if !labels.is_empty()
-                    && labels.len() as i64 != i64::from(*max).saturating_sub(i64::from(*min)).saturating_add(1)
-                {
+                } else if !labels.is_empty() && labels.len() as i64 != values {
                     errors
                         .push(FieldError::new(format!("{here}/answer/labels"), "one label per value from min to max"));
                 }
+                if !codes.is_empty() && (codes.len() as i64 != values || !codes.iter().all(|c| is_loinc(c, true))) {
+                    errors.push(FieldError::new(
+                        format!("{here}/answer/codes"),
+                        "one LOINC answer code (LA…-n) per value from min to max",
+                    ));
+                }
+            }
+            if item.loinc.as_ref().is_some_and(|code| !is_loinc(code, false)) {
+                errors.push(FieldError::new(format!("{here}/loinc"), "a LOINC code such as 44250-9"));
             }
             if item.text.as_ref().is_some_and(|t| t.chars().count() > 1000) {
                 errors.push(FieldError::new(format!("{here}/text"), "at most 1000 characters"));

@@ -171,12 +171,13 @@ fn custom_reverse_keyed() -> InstrumentDefinition {
     let item = |id: &str, reversed| ItemDefinition {
         id: id.into(),
         domain: id.into(),
-        answer: AnswerType::Likert { min: 1, max: 5, labels: vec![] },
+        answer: AnswerType::Likert { min: 1, max: 5, labels: vec![], codes: vec![] },
         required: true,
         scored: true,
         reversed,
         text: None,
         safety_above: None,
+        loinc: None,
     };
     InstrumentDefinition {
         key: "team-climate".into(),
