@@ -37,6 +37,7 @@ pub struct SessionRow {
     pub number: i32,
     pub occurred_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    pub external_id: Option<String>,
 }
 
 pub struct NewEpisode {
@@ -224,6 +225,7 @@ impl Database {
         episode_id: Uuid,
         number: i32,
         occurred_at: Timestamp,
+        external_id: Option<String>,
     ) -> Result<SessionRow, Refused> {
         self.run(move |conn| {
             conn.transaction(|conn| {
@@ -239,6 +241,7 @@ impl Database {
                         sessions::episode_id.eq(episode_id),
                         sessions::number.eq(number),
                         sessions::occurred_at.eq(occurred_at.get()),
+                        sessions::external_id.eq(&external_id),
                     ))
                     .returning(SessionRow::as_returning())
                     .get_result(conn)?;

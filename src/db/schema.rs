@@ -101,6 +101,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    client_assertions (organization_id, service_account_id, jti) {
+        organization_id -> Uuid,
+        service_account_id -> Uuid,
+        jti -> Text,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     clients (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -282,6 +291,8 @@ diesel::table! {
         total_hundredths -> Int4,
         clinician_id -> Nullable<Uuid>,
         administered_at_defaulted -> Bool,
+        identifier_system -> Nullable<Text>,
+        identifier_value -> Nullable<Text>,
     }
 }
 
@@ -303,6 +314,8 @@ diesel::table! {
         active -> Bool,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        jwks -> Nullable<Jsonb>,
+        jwks_url -> Nullable<Text>,
     }
 }
 
@@ -314,6 +327,7 @@ diesel::table! {
         number -> Int4,
         occurred_at -> Timestamptz,
         created_at -> Timestamptz,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -368,6 +382,7 @@ diesel::joinable!(service_accounts -> organizations (organization_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    client_assertions,
     alliance_change_stats,
     alliance_clinician_clients,
     alliance_clinician_sums,

@@ -59,6 +59,9 @@ pub struct SessionView {
     pub number: i32,
     pub occurred_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// The EHR's identifier of the encounter, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 impl From<SessionRow> for SessionView {
@@ -69,6 +72,7 @@ impl From<SessionRow> for SessionView {
             number: row.number,
             occurred_at: row.occurred_at,
             created_at: row.created_at,
+            external_id: row.external_id,
         }
     }
 }
@@ -116,6 +120,14 @@ pub struct CreateSession {
     #[serde(deserialize_with = "whole_number")]
     pub number: i32,
     pub occurred_at: Timestamp,
+    /// The EHR's identifier of the encounter (unique in the organization): a FHIR
+    /// QuestionnaireResponse may name the session by it.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
+    pub external_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -247,7 +259,7 @@ pub async fn update_episode(
     tag = "episodes",
     request_body = CreateSession,
     responses((status = 201, description = "Recorded", body = SessionView), AuthProblems, BodyProblems,
-              (status = 409, description = "The episode has a session with this number", body = Problem, content_type = "application/problem+json")),
+              (status = 409, description = "The episode has a session with this number, or another session has this external_id", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []))
 )]
 #[post("/v1/sessions")]
@@ -258,18 +270,34 @@ pub async fn create_session(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&WRITERS)?;
     let body = body.0;
+    let mut errors = Vec::new();
     if !(1..=10_000).contains(&body.number) {
-        return Err(ApiError::Validation(vec![FieldError::new("/number", "must be from 1 to 10000")]));
+        errors.push(FieldError::new("/number", "must be from 1 to 10000"));
     }
-    let row = database.insert_session(user.actor(), body.episode_id, body.number, body.occurred_at).await.map_err(
-        |e| match e {
-            Refused::Db(crate::db::DbError::Conflict { .. }) => ApiError::Conflict {
-                code: "session_number_taken",
-                detail: "the episode already has a session with this number".into(),
-            },
-            other => refused(other),
+    let external_id = match body.external_id.as_deref().map(|id| plain_text(id, 255, "/external_id")) {
+        Some(Err(error)) => {
+            errors.push(error);
+            None
+        }
+        other => other.and_then(Result::ok),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let inserted = database.insert_session(user.actor(), body.episode_id, body.number, body.occurred_at, external_id);
+    let row = inserted.await.map_err(|e| match e {
+        Refused::Db(crate::db::DbError::Conflict { constraint }) if constraint.contains("external_id") => {
+            ApiError::Conflict {
+                code: "session_external_id_taken",
+                detail: "another session of the organization has this external_id".into(),
+            }
+        }
+        Refused::Db(crate::db::DbError::Conflict { .. }) => ApiError::Conflict {
+            code: "session_number_taken",
+            detail: "the episode already has a session with this number".into(),
         },
-    )?;
+        other => refused(other),
+    })?;
     Ok(HttpResponse::Created().json(SessionView::from(row)))
 }
 

@@ -139,6 +139,8 @@ fn parse_all(
                 administered_at: item.administered_at.unwrap_or(received),
                 administered_at_defaulted: item.administered_at.is_none(),
                 comment,
+                client_id: None,
+                identifier: None,
             }),
             Err(mut bad) => errors.append(&mut bad),
         }
@@ -147,7 +149,7 @@ fn parse_all(
 }
 
 /// `Idempotency-Key` with the SHA-256 of the route and the canonical body.
-fn idempotency(request: &HttpRequest, raw: &[u8]) -> Result<Option<Idempotency>, ApiError> {
+pub(crate) fn idempotency(request: &HttpRequest, raw: &[u8]) -> Result<Option<Idempotency>, ApiError> {
     let Some(key) = request.headers().get("idempotency-key") else { return Ok(None) };
     let key =
         key.to_str().ok().map(str::trim).filter(|k| (1..=255).contains(&k.len())).ok_or(ApiError::BadRequest {
@@ -178,6 +180,10 @@ impl From<SubmitError> for ApiError {
                 code: "form_already_submitted",
                 detail: "this form request does not ask for this instrument, or it was already submitted".into(),
             },
+            SubmitError::IdentifierInUse => ApiError::Conflict {
+                code: "identifier_in_use",
+                detail: "a response you may not see already has this identifier".into(),
+            },
             SubmitError::Db(error) => error.into(),
         }
     }
@@ -205,8 +211,8 @@ async fn submit(
     let instruments = database.instruments_by_key(user.organization_id, keys).await?;
     let parsed = parse_all(items, &prefix, &instruments)?;
     let idempotency = idempotency(request, raw)?;
-    let render = move |stored: Vec<crate::db::responses::StoredResponse>| {
-        let views: Vec<ResponseView> = stored.into_iter().map(ResponseView::from).collect();
+    let render = move |stored: Vec<crate::db::responses::Submission>| {
+        let views: Vec<ResponseView> = stored.into_iter().map(|s| ResponseView::from(s.response)).collect();
         if single {
             serde_json::to_value(views.into_iter().next()).expect("views serialize")
         } else {
@@ -314,6 +320,7 @@ pub async fn list_responses(
         instrument: query.instrument,
         from: query.from,
         to: query.to,
+        ..ResponseFilter::default()
     };
     let rows = database.list_responses(user.actor(), filter, page).await?;
     Ok(web::Json(Paged::from_page(rows, ResponseView::from)))

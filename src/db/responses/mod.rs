@@ -5,7 +5,7 @@ use super::audit::Actor;
 use super::episodes::visible_episodes;
 use super::instruments::{InstrumentVersion, versions_by_id};
 use super::page::{Page, PageRequest};
-use super::schema::{episodes, responses, sessions, signals};
+use super::schema::{clients, episodes, responses, sessions, signals};
 use super::signals::{Signal, SignalRow, typed};
 use super::{Database, DbError};
 use crate::domain::Role;
@@ -38,6 +38,8 @@ pub struct ResponseRow {
     pub void_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub administered_at_defaulted: bool,
+    pub identifier_system: Option<String>,
+    pub identifier_value: Option<String>,
 }
 
 /// A response whose answers are already parsed against `instrument`.
@@ -53,6 +55,20 @@ pub struct ParsedSubmission {
     /// No `administered_at` was sent: the time of receipt is used.
     pub administered_at_defaulted: bool,
     pub comment: Option<String>,
+    /// The client the response must be about (a FHIR `subject`). With neither session nor
+    /// episode, the response goes to that client's one active episode the caller may see.
+    pub client_id: Option<Uuid>,
+    /// A business identifier (system, or "" for none; value): at most one response of the
+    /// organization has it, and submitting it again returns that one instead of storing another.
+    pub identifier: Option<(String, String)>,
+}
+
+/// One submitted response as stored: new, or found by its identifier.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub response: StoredResponse,
+    /// It was stored earlier (its identifier matched); nothing new was stored.
+    pub existed: bool,
 }
 
 /// A stored response with what a view needs.
@@ -84,6 +100,8 @@ pub enum SubmitError {
     InFlight,
     #[error("this form was already submitted or was not requested")]
     NotRequested,
+    #[error("a response you may not see already has this identifier")]
+    IdentifierInUse,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -152,6 +170,37 @@ impl Database {
                 if let Some(to) = filter.to {
                     query = query.filter(responses::administered_at.lt(to.get()));
                 }
+                if let Some(external_id) = filter.client_external_id {
+                    let named = clients::table
+                        .filter(clients::organization_id.eq(actor.organization_id))
+                        .filter(clients::external_id.eq(external_id))
+                        .select(clients::id);
+                    query = query.filter(responses::client_id.eq_any(named));
+                }
+                if let Some(session) = filter.session_id {
+                    query = query.filter(responses::session_id.eq(session));
+                }
+                if let Some(keys) = filter.instrument_keys {
+                    query = query.filter(responses::instrument_key.eq_any(keys));
+                }
+                if let Some(version) = filter.instrument_version_id {
+                    query = query.filter(responses::instrument_version_id.eq(version));
+                }
+                let changed = diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
+                    "coalesce(responses.voided_at, responses.created_at)",
+                );
+                if let Some(from) = filter.changed_from {
+                    query = query.filter(changed.clone().ge(from.get()));
+                }
+                if let Some(to) = filter.changed_to {
+                    query = query.filter(changed.lt(to.get()));
+                }
+                if let Some((system, value)) = filter.identifier {
+                    query = query.filter(responses::identifier_value.eq(value));
+                    if let Some(system) = system {
+                        query = query.filter(responses::identifier_system.eq(system));
+                    }
+                }
                 let rows: Vec<(ResponseRow, Option<i32>)> = query.load(conn)?;
                 let page = Page::from_rows(rows, page.limit, |(row, _)| row.id);
                 let stored = with_definitions(conn, actor.organization_id, page.items, false)?;
@@ -203,8 +252,21 @@ pub struct ResponseFilter {
     pub client_id: Option<Uuid>,
     pub episode_id: Option<Uuid>,
     pub instrument: Option<String>,
+    /// Inclusive lower bound on `administered_at`.
     pub from: Option<Timestamp>,
+    /// Exclusive upper bound on `administered_at`.
     pub to: Option<Timestamp>,
+    /// The client whose `external_id` this is.
+    pub client_external_id: Option<String>,
+    pub session_id: Option<Uuid>,
+    /// Any of these instrument keys.
+    pub instrument_keys: Option<Vec<String>>,
+    pub instrument_version_id: Option<Uuid>,
+    /// Bounds on when the response last changed (stored, or voided), `[from, to)`.
+    pub changed_from: Option<Timestamp>,
+    pub changed_to: Option<Timestamp>,
+    /// (system, value) of its business identifier; `None` system matches any.
+    pub identifier: Option<(Option<String>, String)>,
 }
 
 fn find_visible(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<StoredResponse, DbError> {

@@ -56,7 +56,13 @@ fn resolve_target(
         }
         (None, Some(_)) if form_session.is_some() => return Ok(Err(FieldError::new(at("session_id"), "is required"))),
         (None, Some(episode_id)) => (None, episode_id),
-        (None, None) => return Ok(Err(FieldError::new(at("session_id"), "give session_id or episode_id"))),
+        (None, None) => match submission.client_id {
+            Some(client_id) => match only_active_episode(conn, actor, client_id)? {
+                Ok(episode_id) => (None, episode_id),
+                Err(error) => return Ok(Err(FieldError::new(at("client_id"), error))),
+            },
+            None => return Ok(Err(FieldError::new(at("session_id"), "give session_id or episode_id"))),
+        },
     };
     // A client token's session was checked above; its episode is not in any caseload query.
     let episodes_seen = if actor.role == Role::Client {
@@ -77,6 +83,10 @@ fn resolve_target(
         let field = if session.is_some() { "session_id" } else { "episode_id" };
         return Ok(Err(FieldError::new(at(field), format!("no such {}", field.trim_end_matches("_id")))));
     };
+    if submission.client_id.is_some_and(|expected| expected != client_id) {
+        let field = if session.is_some() { "session_id" } else { "episode_id" };
+        return Ok(Err(FieldError::new(at(field), "belongs to another client")));
+    }
     Ok(Ok(Target {
         session_id: session.map(|(id, _)| id),
         session_number: session.map(|(_, n)| n),
@@ -85,6 +95,49 @@ fn resolve_target(
         clinician_id,
         age_group: stored(&age_group, AgeGroup::parse, "clients.age_group")?,
     }))
+}
+
+/// The one active episode of `client_id` that the caller may see; otherwise why not.
+fn only_active_episode(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    client_id: Uuid,
+) -> Result<Result<Uuid, &'static str>, SubmitError> {
+    let found: Vec<Uuid> = visible_episodes(actor)
+        .filter(episodes::client_id.eq(client_id))
+        .filter(episodes::status.eq(crate::domain::episodes::EpisodeStatus::Active.as_str()))
+        .select(episodes::id)
+        .limit(2)
+        .load(conn)?;
+    Ok(match found.as_slice() {
+        [only] => Ok(*only),
+        [] => Err("no client with an active episode of care that you may see"),
+        _ => Err("the client has several active episodes of care; name the session"),
+    })
+}
+
+/// The response of the organization that already has `identifier`, when the caller may see it.
+fn existing_with_identifier(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    (system, value): &(String, String),
+) -> Result<Option<StoredResponse>, SubmitError> {
+    let found = responses::table
+        .filter(responses::organization_id.eq(actor.organization_id))
+        .filter(responses::identifier_system.eq(system))
+        .filter(responses::identifier_value.eq(value))
+        .select(responses::id)
+        .first::<Uuid>(conn)
+        .optional()?;
+    let Some(id) = found else { return Ok(None) };
+    match super::find_visible(conn, actor, id) {
+        Ok(stored) => {
+            actor.record(conn, "response.replay", "response", Some(id), serde_json::json!({ "by": "identifier" }))?;
+            Ok(Some(stored))
+        }
+        Err(DbError::NotFound) => Err(SubmitError::IdentifierInUse),
+        Err(other) => Err(other.into()),
+    }
 }
 
 type SeriesRow = (Uuid, Option<i32>, DateTime<Utc>, i32);
@@ -185,11 +238,16 @@ fn store_one(
     form_session: Option<Uuid>,
     submission: ParsedSubmission,
     settings: &(i32, crate::domain::settings::OrganizationSettings),
-) -> Result<Result<StoredResponse, FieldError>, SubmitError> {
+) -> Result<Result<Submission, FieldError>, SubmitError> {
     let target = match resolve_target(conn, actor, &submission, form_session)? {
         Ok(target) => target,
         Err(error) => return Ok(Err(error)),
     };
+    if let Some(identifier) = &submission.identifier {
+        if let Some(response) = existing_with_identifier(conn, actor, identifier)? {
+            return Ok(Ok(Submission { response, existed: true }));
+        }
+    }
     let definition = &submission.instrument.definition;
     let key = definition.key.as_str();
     if !definition.raters.contains(&submission.rater)
@@ -229,7 +287,7 @@ fn store_one(
         }
         _ => None,
     };
-    let row: ResponseRow = diesel::insert_into(responses::table)
+    let inserted: Option<ResponseRow> = diesel::insert_into(responses::table)
         .values((
             responses::organization_id.eq(actor.organization_id),
             responses::id.eq(id),
@@ -248,9 +306,21 @@ fn store_one(
             responses::settings_version.eq(*settings_version),
             responses::comment.eq(&submission.comment),
             responses::submitted_by.eq(actor.id),
+            responses::identifier_system.eq(submission.identifier.as_ref().map(|(system, _)| system)),
+            responses::identifier_value.eq(submission.identifier.as_ref().map(|(_, value)| value)),
         ))
+        // Another transaction stored the same identifier first: that one stands.
+        .on_conflict((responses::organization_id, responses::identifier_system, responses::identifier_value))
+        .do_nothing()
         .returning(ResponseRow::as_returning())
-        .get_result(conn)?;
+        .get_result(conn)
+        .optional()?;
+    let Some(row) = inserted else {
+        let identifier =
+            submission.identifier.as_ref().ok_or_else(|| DbError::Corrupt("an insert conflicted".into()))?;
+        let response = existing_with_identifier(conn, actor, identifier)?.ok_or(SubmitError::IdentifierInUse)?;
+        return Ok(Ok(Submission { response, existed: true }));
+    };
     let input = SignalInput {
         definition,
         rater: submission.rater,
@@ -313,7 +383,7 @@ fn store_one(
         Some(id),
         serde_json::json!({ "instrument": key, "client_id": target.client_id, "signal_ids": signal_ids }),
     )?;
-    Ok(Ok(StoredResponse {
+    let response = StoredResponse {
         row,
         rater: submission.rater,
         session_number: target.session_number,
@@ -321,7 +391,8 @@ fn store_one(
         definition: submission.instrument.definition,
         scores,
         signals: stored_signals,
-    }))
+    };
+    Ok(Ok(Submission { response, existed: false }))
 }
 
 /// Whether the caller may still reach every session or episode of a replayed request: the
@@ -353,7 +424,7 @@ impl Database {
         render: R,
     ) -> Result<Submitted, SubmitError>
     where
-        R: FnOnce(Vec<StoredResponse>) -> Value + Send + 'static,
+        R: FnOnce(Vec<Submission>) -> Value + Send + 'static,
     {
         self.run(move |conn| {
             Ok(conn.transaction::<_, SubmitError, _>(|conn| {
@@ -386,7 +457,7 @@ impl Database {
                 if !errors.is_empty() {
                     return Err(SubmitError::Invalid(errors));
                 }
-                let ids: Vec<Uuid> = stored.iter().map(|response| response.row.id).collect();
+                let ids: Vec<Uuid> = stored.iter().map(|stored| stored.response.row.id).collect();
                 let body = render(stored);
                 if let Some(idempotency) = &idempotency {
                     store_answer(conn, &actor, idempotency, &body, &ids)?;
