@@ -42,6 +42,10 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// HTTP worker threads; 0 means one per CPU core.
     pub http_workers: usize,
+    /// The service's public base URL (`RAPPORT_PUBLIC_URL`, e.g. `https://rapport.example`):
+    /// the audience of SMART client assertions and the base of FHIR links. Unset, it is taken
+    /// from each request's `Host`; set it behind a proxy.
+    pub public_url: Option<String>,
     pub tokens: TokenSettings,
 }
 
@@ -143,6 +147,7 @@ impl Settings {
             body_limit: parse_number(&get, "RAPPORT_BODY_LIMIT_BYTES", 1_048_576, 1_024..=67_108_864)? as usize,
             shutdown_timeout: Duration::from_secs(parse_number(&get, "RAPPORT_SHUTDOWN_TIMEOUT_SECS", 30, 0..=600)?),
             http_workers: parse_number(&get, "RAPPORT_HTTP_WORKERS", 0, 0..=256)? as usize,
+            public_url: get("RAPPORT_PUBLIC_URL").map(|url| parse_public_url(&url)).transpose()?,
             tokens: TokenSettings {
                 issuer: get("RAPPORT_JWT_ISSUER").unwrap_or_else(|| "rapport".into()),
                 audience: get("RAPPORT_JWT_AUDIENCE").unwrap_or_else(|| "rapport-api".into()),
@@ -171,6 +176,19 @@ fn parse_database_url(url: &str) -> Result<String, ConfigError> {
     } else {
         Err(ConfigError { variable: "DATABASE_URL", reason: "must start with postgres:// or postgresql://".into() })
     }
+}
+
+fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    let url = raw.trim().trim_end_matches('/');
+    let invalid = |reason: &str| ConfigError { variable: "RAPPORT_PUBLIC_URL", reason: reason.into() };
+    let parsed = url::Url::parse(url).map_err(|e| invalid(&format!("`{raw}` is not an absolute URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(invalid("must be an http or https URL with a host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(url.to_owned())
 }
 
 fn parse_number(
@@ -241,5 +259,14 @@ mod tests {
         assert_eq!(err.variable, "RAPPORT_DB_POOL_SIZE");
         let err = settings(&[("RAPPORT_LOG_FORMAT", "xml")]).unwrap_err();
         assert_eq!(err.variable, "RAPPORT_LOG_FORMAT");
+    }
+
+    #[test]
+    fn the_public_url_loses_its_trailing_slash_and_must_be_http() {
+        let ok = settings(&[("RAPPORT_PUBLIC_URL", "https://rapport.example/base/")]).unwrap();
+        assert_eq!(ok.public_url.as_deref(), Some("https://rapport.example/base"));
+        for bad in ["rapport.example", "ftp://rapport.example", "https://rapport.example/?x=1"] {
+            assert_eq!(settings(&[("RAPPORT_PUBLIC_URL", bad)]).unwrap_err().variable, "RAPPORT_PUBLIC_URL", "{bad}");
+        }
     }
 }

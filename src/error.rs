@@ -57,6 +57,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the request body must be {expected}")]
     UnsupportedMediaType { expected: &'static str },
+    #[error("this resource is offered as {offered} only")]
+    NotAcceptable { offered: &'static str },
     #[error("{detail}")]
     Unavailable { code: &'static str, detail: String, retry_after_secs: u32 },
     #[error("too many requests; retry after {retry_after_secs} s")]
@@ -88,6 +90,7 @@ impl ApiError {
             Self::OAuth { error, .. } => error,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Self::NotAcceptable { .. } => "not_acceptable",
             Self::Internal(_) => "internal",
         }
     }
@@ -106,6 +109,7 @@ impl ApiError {
             Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge { .. } => "Request body too large",
             Self::UnsupportedMediaType { .. } => "Unsupported media type",
+            Self::NotAcceptable { .. } => "Not acceptable",
             Self::Unavailable { .. } => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
@@ -154,6 +158,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -214,6 +214,8 @@ impl Application {
         let body_limit = web::Data::new(BodyLimit(settings.body_limit));
         let drain = web::Data::new(Drain::default());
         let drain_handle = drain.clone();
+        let public_url = web::Data::new(http::public_url::PublicUrl(settings.public_url.clone()));
+        let remote_keys = web::Data::new(crate::auth::remote_jwks::RemoteKeySets::new());
         let workers = if settings.http_workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -233,12 +235,16 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(token_settings.clone())
                 .app_data(hashing.clone())
+                .app_data(public_url.clone())
+                .app_data(remote_keys.clone())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .configure(http::fhir::routes)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api.clone()))
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(http::fallback::unmatched))
                 .wrap(from_fn(http::guard::refuse_unstorable_parameters))
                 .wrap(from_fn(http::drain::track_in_flight))
+                .wrap(from_fn(http::fhir::outcome::as_operation_outcome))
                 .wrap(from_fn(http::security_headers::add_security_headers))
                 .wrap(from_fn(observe::observe))
                 .wrap(TracingLogger::<observe::RequestSpan>::new());

@@ -35,6 +35,10 @@ pub struct AccessClaims {
     pub iat: i64,
     pub nbf: i64,
     pub jti: Uuid,
+    /// SMART system scopes granted to a backend service (space-separated); absent on tokens
+    /// bounded by their role alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,8 +167,26 @@ impl TokenKeys {
         self.issue_until(subject, organization, role, now, now + self.access_ttl.as_secs() as i64)
     }
 
+    /// Issues an access token limited to SMART `scope` (see `domain::scopes`).
+    pub fn issue_scoped(&self, subject: Uuid, organization: Uuid, role: Role, now: i64, scope: String) -> IssuedToken {
+        let exp = now + self.access_ttl.as_secs() as i64;
+        self.issue_claims(subject, organization, role, now, exp, Some(scope))
+    }
+
     /// Issues a token that expires at `exp` (form-request tokens live as long as the request).
     pub fn issue_until(&self, subject: Uuid, organization: Uuid, role: Role, now: i64, exp: i64) -> IssuedToken {
+        self.issue_claims(subject, organization, role, now, exp, None)
+    }
+
+    fn issue_claims(
+        &self,
+        subject: Uuid,
+        organization: Uuid,
+        role: Role,
+        now: i64,
+        exp: i64,
+        scope: Option<String>,
+    ) -> IssuedToken {
         let jti = Uuid::now_v7();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -176,6 +198,7 @@ impl TokenKeys {
             iat: now,
             nbf: now,
             jti,
+            scope,
         };
         IssuedToken { token: self.sign(&claims), expires_in: (exp - now).max(0) as u64, jti }
     }

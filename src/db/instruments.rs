@@ -151,6 +151,64 @@ pub(super) fn versions_by_id(
         .collect()
 }
 
+/// Every version of every instrument of the organization, by key then version.
+fn all_versions(conn: &mut PgConnection, organization_id: Uuid) -> Result<Vec<InstrumentVersion>, DbError> {
+    instruments::table
+        .inner_join(
+            instrument_versions::table.on(instrument_versions::organization_id
+                .eq(instruments::organization_id)
+                .and(instrument_versions::instrument_id.eq(instruments::id))),
+        )
+        .filter(instruments::organization_id.eq(organization_id))
+        .select((
+            instruments::id,
+            instrument_versions::id,
+            instrument_versions::version,
+            instruments::builtin,
+            instrument_versions::definition,
+            instrument_versions::created_at,
+        ))
+        .order((instruments::key, instrument_versions::version))
+        .load::<VersionRow>(conn)?
+        .into_iter()
+        .map(|(instrument_id, version_id, version, builtin, definition, created_at)| {
+            Ok(InstrumentVersion {
+                instrument_id,
+                version_id,
+                version,
+                builtin,
+                definition: decode(definition)?,
+                created_at,
+            })
+        })
+        .collect()
+}
+
+impl Database {
+    /// Every version of every instrument of the organization (FHIR Questionnaires), by key
+    /// then version.
+    pub async fn all_instrument_versions(&self, organization_id: Uuid) -> Result<Vec<InstrumentVersion>, DbError> {
+        self.run(move |conn| all_versions(conn, organization_id)).await
+    }
+
+    /// The organization's item texts for `locale`, per instrument id.
+    pub async fn texts_for_locale(
+        &self,
+        organization_id: Uuid,
+        locale: String,
+    ) -> Result<BTreeMap<Uuid, Map<String, Value>>, DbError> {
+        self.run(move |conn| {
+            let rows: Vec<(Uuid, Value)> = instrument_texts::table
+                .filter(instrument_texts::organization_id.eq(organization_id))
+                .filter(instrument_texts::locale.eq(&locale))
+                .select((instrument_texts::instrument_id, instrument_texts::texts))
+                .load(conn)?;
+            Ok(rows.into_iter().filter_map(|(id, texts)| texts.as_object().cloned().map(|t| (id, t))).collect())
+        })
+        .await
+    }
+}
+
 impl Database {
     /// Installs the built-ins into every organization (at start: a release may change them).
     pub async fn sync_builtin_instruments(&self) -> Result<usize, DbError> {

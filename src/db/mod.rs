@@ -22,6 +22,7 @@ pub mod instruments;
 pub mod organizations;
 pub mod page;
 pub mod pool;
+pub mod references;
 pub mod refresh_tokens;
 pub mod responses;
 pub mod rollup_schema;

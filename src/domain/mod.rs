@@ -13,6 +13,7 @@ pub mod episodes;
 pub mod instruments;
 pub mod people;
 pub mod role;
+pub mod scopes;
 pub mod settings;
 pub mod signals;
 pub mod time;

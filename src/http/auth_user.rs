@@ -3,12 +3,16 @@
 //! The bearer token must verify (see `auth::tokens`), and its subject must still exist, be
 //! active, and hold the role the token names; a deactivated person's or demoted admin's token
 //! stops working at once, not when it expires.
+//!
+//! A token that carries SMART scopes (a backend service's, see `domain::scopes`) is good for
+//! the FHIR API alone, and there only for what its scopes grant, within its role.
 
 use super::observe::RequestId;
 use crate::auth::tokens::TokenKeys;
 use crate::db::Database;
 use crate::db::audit::Actor;
 use crate::domain::Role;
+use crate::domain::scopes::{Interaction, Scopes};
 use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -22,6 +26,8 @@ pub struct AuthUser {
     pub organization_id: Uuid,
     pub role: Role,
     pub request_id: String,
+    /// The SMART scopes of a backend service's token; `None` when the role alone bounds it.
+    pub scopes: Option<Scopes>,
 }
 
 impl AuthUser {
@@ -32,9 +38,17 @@ impl AuthUser {
 }
 
 impl AuthUser {
-    /// Refuses (403) unless the caller holds one of `roles`.
+    /// Refuses (403) unless the caller holds one of `roles`. A scoped (FHIR) token is refused
+    /// here: the REST API is outside every SMART scope.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) { Ok(()) } else { Err(ApiError::Forbidden) }
+        if roles.contains(&self.role) && self.scopes.is_none() { Ok(()) } else { Err(ApiError::Forbidden) }
+    }
+
+    /// For the FHIR API: refuses (403) unless the caller holds one of `roles` and, with a
+    /// scoped token, a scope granting `interaction` on `resource`.
+    pub fn require_fhir(&self, roles: &[Role], resource: &str, interaction: Interaction) -> Result<(), ApiError> {
+        let scoped = self.scopes.as_ref().is_none_or(|scopes| scopes.allows(resource, interaction));
+        if roles.contains(&self.role) && scoped { Ok(()) } else { Err(ApiError::Forbidden) }
     }
 
     /// The caller as the database layer sees it: for scoping and audit events.
@@ -86,9 +100,14 @@ impl FromRequest for AuthUser {
                 tracing::info!(reason = %rejected, "bearer token refused");
                 ApiError::Unauthorized("the bearer token is invalid or expired")
             })?;
+            let scopes = match claims.scope.as_deref().map(Scopes::parse) {
+                None => None,
+                Some(Ok(scopes)) => Some(scopes),
+                Some(Err(_)) => return Err(ApiError::Unauthorized("the bearer token is invalid or expired")),
+            };
             match database.principal_status(claims.org, claims.sub, claims.role).await? {
                 Some((role, true)) if role == claims.role => {
-                    Ok(AuthUser { id: claims.sub, organization_id: claims.org, role, request_id })
+                    Ok(AuthUser { id: claims.sub, organization_id: claims.org, role, request_id, scopes })
                 }
                 _ => {
                     tracing::info!("bearer token refused: subject unknown, inactive or its role changed");

@@ -1,22 +1,28 @@
 //! `POST /v1/auth/token`: the OAuth 2.0 token endpoint (RFC 6749), JSON or form-encoded.
 //!
 //! Grants: `password` (people; returns a refresh token), `client_credentials` (service
-//! accounts, credentials in the body or HTTP Basic), `refresh_token` (rotation: each works once;
+//! accounts, credentials in the body or HTTP Basic, or a signed JWT client assertion: SMART
+//! Backend Services, see `auth::client_assertion`), `refresh_token` (rotation: each works once;
 //! reuse revokes the family). Errors use the RFC 6749 §5.2 shape, not problem+json. Every
 //! attempt is audited. Attempts are rate-limited per client address and per username.
 
 use super::auth_user::request_id;
 use super::extract::read_body;
+use super::public_url::PublicUrl;
+use crate::auth::client_assertion::{self, ASSERTION_TYPE, AssertionRejected};
 use crate::auth::hashing_pool::HashingPool;
 use crate::auth::password;
 use crate::auth::refresh::RefreshToken;
+use crate::auth::remote_jwks::RemoteKeySets;
 use crate::auth::tokens::TokenKeys;
 use crate::config::TokenSettings;
 use crate::db::Database;
 use crate::db::audit::Outcome;
 use crate::db::refresh_tokens::{AuthenticationEvent, Rotation};
+use crate::db::service_accounts::{KeySource, KeyedAccount};
 use crate::db::users::PrincipalKind;
 use crate::domain::Role;
+use crate::domain::scopes::Scopes;
 use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -46,8 +52,14 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub refresh_token: Option<String>,
-    /// Accepted and ignored: a token carries its principal's role.
+    /// With a client assertion: the SMART system scopes asked for (e.g.
+    /// `system/QuestionnaireResponse.crs system/Observation.rs`); the token grants what the
+    /// account's role allows of them. Otherwise ignored: the token carries its principal's role.
     pub scope: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer` (SMART Backend Services).
+    pub client_assertion_type: Option<String>,
+    /// A JWT signed by a key of the service account's registered key set (RFC 7523).
+    pub client_assertion: Option<String>,
 }
 
 impl TokenRequest {
@@ -62,6 +74,8 @@ impl TokenRequest {
             ("client_secret", self.client_secret.as_ref()),
             ("refresh_token", self.refresh_token.as_ref()),
             ("scope", self.scope.as_ref()),
+            ("client_assertion_type", self.client_assertion_type.as_ref()),
+            ("client_assertion", self.client_assertion.as_ref()),
         ];
         fields.into_iter().find(|(_, value)| value.is_some_and(|v| v.contains('\0'))).map(|(name, _)| name)
     }
@@ -77,6 +91,10 @@ pub struct TokenResponse {
     /// Password and refresh grants only. Works once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// The SMART scopes granted (client-assertion grant only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "system/Observation.rs system/QuestionnaireResponse.crs")]
+    pub scope: Option<String>,
 }
 
 /// RFC 6749 §5.2 error body.
@@ -214,9 +232,15 @@ fn ok(body: TokenResponse) -> HttpResponse {
 /// Issue an access token (OAuth 2.0 token endpoint).
 ///
 /// Grants: `password` (username = e-mail), `client_credentials` (service accounts; in the body
-/// or HTTP Basic), `refresh_token` (each refresh token works once; presenting a used one revokes
-/// its whole family). Access tokens are JWTs valid for `expires_in` seconds. Errors follow
-/// RFC 6749 §5.2. Rate-limited per client address and per username (429 with `Retry-After`).
+/// or HTTP Basic; or, for an account with registered keys, SMART Backend Services:
+/// `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, a
+/// `client_assertion` JWT signed RS384 or ES384 by a registered key with `iss` = `sub` = the
+/// client id, `aud` = this endpoint's URL, `exp` at most 5 minutes ahead and a `jti` never used
+/// before, and `scope` with SMART system scopes), `refresh_token` (each refresh token works
+/// once; presenting a used one revokes its whole family). Access tokens are JWTs valid for
+/// `expires_in` seconds; a SMART token carries its granted `scope` and is good for the FHIR API
+/// only. Errors follow RFC 6749 §5.2. Rate-limited per client address and per username (429
+/// with `Retry-After`).
 #[utoipa::path(
     tag = "authentication",
     request_body(content(
@@ -243,6 +267,14 @@ pub async fn issue_token(
     TokenRateLimits::check(&limits.per_address, &client_address(&request))?;
     let TokenForm(form) = form;
     let request_id = request_id(&request);
+    if form.grant_type == "client_credentials"
+        && (form.client_assertion.is_some() || form.client_assertion_type.is_some())
+    {
+        let token_url = format!("{}/v1/auth/token", PublicUrl::base(&request));
+        let remote = request.app_data::<web::Data<RemoteKeySets>>().cloned().unwrap_or_default();
+        let grant = AssertionGrant { database: &database, keys: &keys, remote: &remote, token_url, request_id };
+        return grant.run(form, &limits).await;
+    }
     match form.grant_type.as_str() {
         "password" => {
             let (Some(username), Some(secret)) = (form.username, form.password) else {
@@ -298,6 +330,7 @@ async fn password_grant(
                 token_type: "Bearer",
                 expires_in: issued.expires_in,
                 refresh_token: Some(refresh.token()),
+                scope: None,
             }))
         }
         other => {
@@ -356,6 +389,7 @@ async fn client_credentials_grant(
                 token_type: "Bearer",
                 expires_in: issued.expires_in,
                 refresh_token: None,
+                scope: None,
             }))
         }
         _ => Err(invalid_client()),
@@ -381,9 +415,116 @@ async fn refresh_grant(
                 token_type: "Bearer",
                 expires_in: issued.expires_in,
                 refresh_token: Some(successor.token()),
+                scope: None,
             }))
         }
         Rotation::Refused | Rotation::Reused => Err(invalid_grant()),
+    }
+}
+
+/// The client-assertion grant (SMART Backend Services).
+struct AssertionGrant<'a> {
+    database: &'a Database,
+    keys: &'a TokenKeys,
+    remote: &'a RemoteKeySets,
+    /// This endpoint's URL: the audience the assertion must name.
+    token_url: String,
+    request_id: String,
+}
+
+impl AssertionGrant<'_> {
+    async fn run(self, form: TokenRequest, limits: &TokenRateLimits) -> Result<HttpResponse, ApiError> {
+        if form.client_assertion_type.as_deref() != Some(ASSERTION_TYPE) {
+            return Err(invalid_request(&format!("`client_assertion_type` must be {ASSERTION_TYPE}")));
+        }
+        let assertion = form.client_assertion.ok_or_else(|| invalid_request("`client_assertion` is required"))?;
+        let client_id =
+            form.client_id.or_else(|| client_assertion::claimed_issuer(&assertion)).ok_or_else(invalid_client)?;
+        TokenRateLimits::check(&limits.per_username, &client_id)?;
+        let requested = form.scope.ok_or_else(|| oauth(400, "invalid_scope", "`scope` is required"))?;
+        let requested = Scopes::parse(&requested).map_err(|e| oauth(400, "invalid_scope", &e.to_string()))?;
+        let Some(account) = self.database.keyed_account(client_id.clone()).await? else {
+            self.audit(None, Outcome::Failure, "unknown client or not registered with keys").await?;
+            return Err(invalid_client());
+        };
+        let verified = match self.verify(&account, &assertion, &client_id).await {
+            Ok(verified) => verified,
+            Err(why) => {
+                tracing::info!(reason = %why, "client assertion refused");
+                self.audit(Some(&account), Outcome::Failure, &why).await?;
+                return Err(invalid_client());
+            }
+        };
+        if !self.database.use_assertion(account.organization_id, account.id, verified.jti, verified.exp).await? {
+            self.audit(Some(&account), Outcome::Failure, "the assertion's jti was used before").await?;
+            return Err(invalid_client());
+        }
+        if !account.active {
+            self.audit(Some(&account), Outcome::Failure, "inactive").await?;
+            return Err(invalid_client());
+        }
+        let supported = if account.role == Role::Integration { super::fhir::supported_interactions() } else { vec![] };
+        let granted = match requested.grant(&supported) {
+            Ok(granted) => granted,
+            Err(why) => {
+                self.audit(Some(&account), Outcome::Failure, "no requested scope can be granted").await?;
+                return Err(oauth(400, "invalid_scope", &why.to_string()));
+            }
+        };
+        self.audit(Some(&account), Outcome::Success, "").await?;
+        let scope = granted.to_string();
+        let issued = self.keys.issue_scoped(account.id, account.organization_id, account.role, now(), scope.clone());
+        Ok(ok(TokenResponse {
+            access_token: issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            refresh_token: None,
+            scope: Some(scope),
+        }))
+    }
+
+    /// Verifies against the account's keys; a key set at a URL is fetched again once when it
+    /// lacks the assertion's key (the client rotated).
+    async fn verify(
+        &self,
+        account: &KeyedAccount,
+        assertion: &str,
+        client_id: &str,
+    ) -> Result<client_assertion::VerifiedAssertion, String> {
+        let audiences = [self.token_url.clone()];
+        let check =
+            |keys: &jsonwebtoken::jwk::JwkSet| client_assertion::verify(assertion, keys, client_id, &audiences, now());
+        match &account.keys {
+            KeySource::Inline(jwks) => {
+                let keys = serde_json::from_value(jwks.clone()).map_err(|e| format!("stored key set: {e}"))?;
+                check(&keys).map_err(|e| e.to_string())
+            }
+            KeySource::Url(url) => {
+                let keys = self.remote.get(url, true).await.map_err(|e| e.to_string())?;
+                match check(&keys) {
+                    Err(AssertionRejected::UnknownKey) => {
+                        let keys = self.remote.get(url, false).await.map_err(|e| e.to_string())?;
+                        check(&keys).map_err(|e| e.to_string())
+                    }
+                    other => other.map_err(|e| e.to_string()),
+                }
+            }
+        }
+    }
+
+    async fn audit(&self, account: Option<&KeyedAccount>, outcome: Outcome, reason: &str) -> Result<(), ApiError> {
+        let detail = if reason.is_empty() { serde_json::json!({}) } else { serde_json::json!({ "reason": reason }) };
+        let event = AuthenticationEvent {
+            organization_id: account.map(|a| a.organization_id),
+            principal_id: account.map(|a| a.id),
+            role: account.map(|a| a.role),
+            action: "auth.client_assertion",
+            outcome,
+            request_id: self.request_id.clone(),
+            detail,
+        };
+        self.database.record_authentication(event).await?;
+        Ok(())
     }
 }
 

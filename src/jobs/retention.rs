@@ -1,5 +1,6 @@
 //! Keeps what has no more use from lingering: stored idempotent answers (they repeat clients'
-//! answers and comments) once the 24-hour replay window has passed. Runs every ten minutes,
+//! answers and comments) once the 24-hour replay window has passed, and the used ids of client
+//! assertions that have expired. Runs every ten minutes,
 //! one organization at a time; several replicas running it at once only delete the same rows.
 
 use crate::db::Database;
@@ -16,6 +17,9 @@ pub fn spawn(database: Database) {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "purged idempotent answers past their replay window"),
                 Err(error) => tracing::warn!(%error, "could not purge expired idempotent answers"),
+            }
+            if let Err(error) = database.purge_expired_assertions().await {
+                tracing::warn!(%error, "could not purge expired client assertion ids");
             }
         }
     });
