@@ -327,7 +327,34 @@ fn rater(response: &IncomingResponse, definition: &InstrumentDefinition, root: &
     (definition.raters.first().copied().unwrap_or(Rater::Client), None)
 }
 
+/// The identifier value of a conditional reference (`Patient?identifier=system|value`).
+fn conditional_identifier(reference: &str, resource_type: &str) -> Option<Result<String, ()>> {
+    let query = reference.strip_prefix(resource_type)?.strip_prefix('?')?;
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(query.as_bytes()).map(|(n, v)| (n.into_owned(), v.into_owned())).collect();
+    Some(match pairs.as_slice() {
+        [(name, value)] if name == "identifier" => {
+            let value = value.split_once('|').map_or(value.as_str(), |(_, v)| v);
+            if (1..=255).contains(&value.chars().count()) { Ok(value.to_owned()) } else { Err(()) }
+        }
+        _ => Err(()),
+    })
+}
+
 fn named(reference: &Reference, resource_type: &str, path: &str, errors: &mut Vec<FieldError>) -> Option<Named> {
+    if let Some(found) = reference.reference.as_deref().and_then(|r| conditional_identifier(r, resource_type)) {
+        return match found {
+            Ok(value) => Some(Named::ExternalId(value)),
+            Err(()) => {
+                reject(
+                    errors,
+                    format!("{path}.reference"),
+                    format!("a conditional reference must be {resource_type}?identifier=[system|]value"),
+                );
+                None
+            }
+        };
+    }
     match reference.id_of(resource_type) {
         Some(Ok(id)) => return Some(Named::Id(id)),
         Some(Err(())) => {
@@ -486,6 +513,16 @@ mod tests {
         assert_eq!(understood.places.locate("/answers/item2"), "QuestionnaireResponse.item[0].item[1].answer[0]");
         assert_eq!(understood.places.locate("/answers/item5"), "QuestionnaireResponse.item");
         assert_eq!(understood.places.locate("/session_id"), "QuestionnaireResponse.encounter");
+    }
+
+    #[test]
+    fn a_conditional_reference_names_the_patient_by_identifier() {
+        let mut body = sdc_style(&[("/44250-9", serde_json::json!({"valueInteger": 1}))]);
+        body["subject"] = serde_json::json!({"reference": "Patient?identifier=urn:mrn|MRN-9"});
+        assert_eq!(parse(body.clone()).unwrap().patient, Named::ExternalId("MRN-9".into()));
+        body["subject"] = serde_json::json!({"reference": "Patient?name=smith"});
+        let errors = parse(body).unwrap_err();
+        assert_eq!(errors[0].pointer, "QuestionnaireResponse.subject.reference");
     }
 
     #[test]

@@ -308,7 +308,8 @@ pub async fn search(
     let language = language(&request, Some(&search))?;
     let texts = uploaded_texts(&database, user.organization_id, language.as_deref()).await?;
     let base = fhir_base(&request);
-    let entries: Vec<(String, Value)> = versions
+    let after = search.cursor.as_deref().map(super::search::decode_cursor).transpose()?.map(|(id, _)| id);
+    let mut matching = versions
         .iter()
         .zip(flags)
         .filter(|(v, _)| id.as_deref().is_none_or(|id| v.version_id.to_string() == token(id).1))
@@ -317,14 +318,24 @@ pub async fn search(
             name.as_deref().is_none_or(|n| computable_name(&v.definition.key).to_lowercase().starts_with(n))
         })
         .filter(|(_, current)| status.as_deref().is_none_or(|s| (s == "active") == *current))
-        .take(usize::try_from(search.count).unwrap_or(usize::MAX))
-        .map(|(v, current)| {
-            let found = language.as_deref().and_then(|l| texts_for(&texts, l, v.instrument_id));
-            let wording = Wording { language: found.map(|(tag, _)| tag), uploaded: found.map(|(_, t)| t) };
-            (format!("{base}/Questionnaire/{}", v.version_id), render(v, user.organization_id, current, &wording))
-        })
-        .collect();
-    let bundle = super::search::searchset(&format!("{base}/Questionnaire"), request.query_string(), entries, None);
+        .skip_while(|(v, _)| after.is_some_and(|after| v.version_id != after))
+        .skip(usize::from(after.is_some()))
+        .peekable();
+    let count = usize::try_from(search.count).unwrap_or(usize::MAX);
+    let mut entries: Vec<(String, Value)> = Vec::new();
+    let mut last = None;
+    while entries.len() < count {
+        let Some((v, current)) = matching.next() else { break };
+        let found = language.as_deref().and_then(|l| texts_for(&texts, l, v.instrument_id));
+        let wording = Wording { language: found.map(|(tag, _)| tag), uploaded: found.map(|(_, t)| t) };
+        entries.push((
+            format!("{base}/Questionnaire/{}", v.version_id),
+            render(v, user.organization_id, current, &wording),
+        ));
+        last = Some(v.version_id);
+    }
+    let next = last.filter(|_| matching.peek().is_some()).map(|id| super::search::encode_cursor(id, 0));
+    let bundle = super::search::searchset(&format!("{base}/Questionnaire"), request.query_string(), entries, next);
     Ok(fhir_json(StatusCode::OK, &bundle))
 }
 
