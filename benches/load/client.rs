@@ -80,7 +80,11 @@ pub struct Setup {
     client_secret: String,
     pub sessions: Vec<String>,
     pub episodes: Vec<String>,
+    /// The client of each episode, by the same index.
+    pub clients: Vec<String>,
     pub organization_id: uuid::Uuid,
+    /// A service account with the test key set (SMART Backend Services), once registered.
+    keyed_client_id: String,
 }
 
 impl Setup {
@@ -103,7 +107,9 @@ impl Setup {
             client_secret: String::new(),
             sessions: Vec::new(),
             episodes: Vec::new(),
+            clients: Vec::new(),
             organization_id: created["organization_id"].as_str().unwrap().parse().unwrap(),
+            keyed_client_id: String::new(),
         };
         let tokens = setup
             .token(&[
@@ -134,7 +140,12 @@ impl Setup {
                 .await;
             setup.episodes.push(episode["id"].as_str().unwrap().to_owned());
             setup.sessions.push(session["id"].as_str().unwrap().to_owned());
+            setup.clients.push(client["id"].as_str().unwrap().to_owned());
         }
+        let jwks: Value = serde_json::from_str(&fixture("jwks.json")).unwrap();
+        let keyed =
+            setup.post("/v1/service-accounts", json!({"name": "bench ehr", "role": "integration", "jwks": jwks})).await;
+        setup.keyed_client_id = keyed["client_id"].as_str().unwrap().to_owned();
         setup
     }
 
@@ -204,6 +215,64 @@ impl Setup {
         self.token_ok(&form).await
     }
 
+    /// The n-th SRS as a FHIR QuestionnaireResponse, conditional on a fresh identifier.
+    pub async fn fhir_submit_srs(&self, n: usize) -> bool {
+        let index = n % self.sessions.len();
+        let relationship = [9.1, 8.7, 9.5, 7.9][n % 4];
+        let values = [relationship, 8.5, 9.1, 8.8];
+        let items: Vec<Value> = ["relationship", "goals_topics", "approach_method", "overall"]
+            .iter()
+            .zip(values)
+            .map(|(id, value)| json!({"linkId": id, "answer": [{"valueDecimal": value}]}))
+            .collect();
+        let body = json!({
+            "resourceType": "QuestionnaireResponse", "status": "completed",
+            "questionnaire": "https://rapport.dev/fhir/Questionnaire/srs",
+            "subject": {"reference": format!("Patient/{}", self.clients[index])},
+            "encounter": {"reference": format!("Encounter/{}", self.sessions[index])},
+            "authored": "2026-01-05T10:50:00Z", "item": items,
+        });
+        self.http
+            .post(format!("{}/fhir/r4/QuestionnaireResponse", self.base))
+            .bearer_auth(&self.admin_token)
+            .header("content-type", "application/fhir+json")
+            .header("if-none-exist", format!("identifier=urn:bench|fhir-{n}"))
+            .body(body.to_string())
+            .send()
+            .await
+            .is_ok_and(|r| r.status().as_u16() == 201)
+    }
+
+    /// A patient's scores as FHIR Observations (one page).
+    pub async fn fhir_observations(&self, n: usize) -> bool {
+        let client = &self.clients[n % self.clients.len()];
+        self.get(&format!("/fhir/r4/Observation?subject=Patient/{client}&_count=50"), Some(&self.admin_token)).await
+    }
+
+    /// The same patient's responses through REST (one page).
+    pub async fn rest_responses(&self, n: usize) -> bool {
+        let client = &self.clients[n % self.clients.len()];
+        self.get(&format!("/v1/responses?client_id={client}&limit=50"), Some(&self.admin_token)).await
+    }
+
+    /// SMART Backend Services: an ES384 client assertion for a token with system scopes.
+    pub async fn assertion_grant(&self, n: usize) -> bool {
+        let key = jsonwebtoken::EncodingKey::from_ec_der(&fixture_bytes("ec.der"));
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384);
+        header.kid = Some("ehr-ec-2026".into());
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({"iss": self.keyed_client_id, "sub": self.keyed_client_id, "aud": format!("{}/v1/auth/token", self.base),
+                            "exp": now + 240, "jti": format!("bench-{n}-{}", uuid::Uuid::now_v7())});
+        let assertion = jsonwebtoken::encode(&header, &claims, &key).expect("signed");
+        self.token_ok(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", &assertion),
+            ("scope", "system/QuestionnaireResponse.crs system/Observation.rs"),
+        ])
+        .await
+    }
+
     /// The n-th SRS: round-robin over the sessions, a fresh Idempotency-Key each.
     pub async fn submit_srs(&self, n: usize) -> bool {
         let session = &self.sessions[n % self.sessions.len()];
@@ -219,4 +288,12 @@ impl Setup {
             .await
             .is_ok_and(|r| r.status().as_u16() == 201)
     }
+}
+
+fn fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/smart/{name}", env!("CARGO_MANIFEST_DIR"))).expect("test key fixture")
+}
+
+fn fixture(name: &str) -> String {
+    String::from_utf8(fixture_bytes(name)).expect("UTF-8 fixture")
 }

@@ -1,4 +1,5 @@
 //! The load benchmark (README.md, "Benchmarks"): `cargo bench --bench load -- [scenario …] [--seconds N]`.
+//! Scenarios: `token`, `analytics`, `ingest`, `fhir`.
 //!
 //! Starts a throw-away PostgreSQL (embedded cluster, or a database on `DATABASE_URL`), runs the
 //! release `rapport` binary against it on a free port, and measures each scenario with a
@@ -67,6 +68,28 @@ fn main() {
                 scenario: "ingest: POST /v1/responses (SRS, Idempotency-Key)".into(),
                 measured: ingest,
                 baseline: Some(("single-row INSERT tx/s".into(), baseline)),
+            });
+        }
+        if runs("fhir") {
+            let rest = saturate(16, duration, |n| setup.submit_srs(n + 10_000_000)).await;
+            let fhir = saturate(16, duration, |n| setup.fhir_submit_srs(n)).await;
+            rows.push(Row {
+                scenario: "fhir: POST QuestionnaireResponse (SRS, If-None-Exist)".into(),
+                measured: fhir,
+                baseline: Some(("POST /v1/responses req/s".into(), rest.rate)),
+            });
+            let rest = saturate(16, duration, |n| setup.rest_responses(n)).await;
+            let fhir = saturate(16, duration, |n| setup.fhir_observations(n)).await;
+            rows.push(Row {
+                scenario: "fhir: GET Observation?subject= (a patient's scores)".into(),
+                measured: fhir,
+                baseline: Some(("GET /v1/responses?client_id= req/s".into(), rest.rate)),
+            });
+            let grant = saturate(4, duration, |n| setup.assertion_grant(n)).await;
+            rows.push(Row {
+                scenario: "token: client assertion (ES384, SMART)".into(),
+                measured: grant,
+                baseline: None,
             });
         }
         rows

@@ -81,17 +81,14 @@ pub(super) fn install_builtins(conn: &mut PgConnection, organization_id: Uuid) -
 
 type VersionRow = (Uuid, Uuid, i32, bool, Value, DateTime<Utc>);
 
-fn current_versions(
-    conn: &mut PgConnection,
-    organization_id: Uuid,
-    keys: Option<&[String]>,
-) -> Result<Vec<InstrumentVersion>, DbError> {
-    let mut query = instruments::table
-        .inner_join(
-            instrument_versions::table.on(instrument_versions::organization_id
-                .eq(instruments::organization_id)
-                .and(instrument_versions::instrument_id.eq(instruments::id))),
-        )
+/// Versions of the organization's instruments with what a version needs.
+#[diesel::dsl::auto_type]
+fn versions_of(organization_id: Uuid) -> _ {
+    let same_instrument = instrument_versions::organization_id
+        .eq(instruments::organization_id)
+        .and(instrument_versions::instrument_id.eq(instruments::id));
+    instruments::table
+        .inner_join(instrument_versions::table.on(same_instrument))
         .filter(instruments::organization_id.eq(organization_id))
         .select((
             instruments::id,
@@ -101,15 +98,10 @@ fn current_versions(
             instrument_versions::definition,
             instrument_versions::created_at,
         ))
-        .distinct_on(instruments::key)
-        .order((instruments::key, instrument_versions::version.desc()))
-        .into_boxed();
-    if let Some(keys) = keys {
-        query = query.filter(instruments::key.eq_any(keys));
-    }
-    query
-        .load::<VersionRow>(conn)?
-        .into_iter()
+}
+
+fn decode_versions(rows: Vec<VersionRow>) -> Result<Vec<InstrumentVersion>, DbError> {
+    rows.into_iter()
         .map(|(instrument_id, version_id, version, builtin, definition, created_at)| {
             Ok(InstrumentVersion {
                 instrument_id,
@@ -121,6 +113,21 @@ fn current_versions(
             })
         })
         .collect()
+}
+
+fn current_versions(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    keys: Option<&[String]>,
+) -> Result<Vec<InstrumentVersion>, DbError> {
+    let mut query = versions_of(organization_id)
+        .distinct_on(instruments::key)
+        .order((instruments::key, instrument_versions::version.desc()))
+        .into_boxed();
+    if let Some(keys) = keys {
+        query = query.filter(instruments::key.eq_any(keys));
+    }
+    decode_versions(query.load::<VersionRow>(conn)?)
 }
 
 /// The organization's instruments at their current version: the built-ins in their own order,
@@ -153,35 +160,8 @@ pub(super) fn versions_by_id(
 
 /// Every version of every instrument of the organization, by key then version.
 fn all_versions(conn: &mut PgConnection, organization_id: Uuid) -> Result<Vec<InstrumentVersion>, DbError> {
-    instruments::table
-        .inner_join(
-            instrument_versions::table.on(instrument_versions::organization_id
-                .eq(instruments::organization_id)
-                .and(instrument_versions::instrument_id.eq(instruments::id))),
-        )
-        .filter(instruments::organization_id.eq(organization_id))
-        .select((
-            instruments::id,
-            instrument_versions::id,
-            instrument_versions::version,
-            instruments::builtin,
-            instrument_versions::definition,
-            instrument_versions::created_at,
-        ))
-        .order((instruments::key, instrument_versions::version))
-        .load::<VersionRow>(conn)?
-        .into_iter()
-        .map(|(instrument_id, version_id, version, builtin, definition, created_at)| {
-            Ok(InstrumentVersion {
-                instrument_id,
-                version_id,
-                version,
-                builtin,
-                definition: decode(definition)?,
-                created_at,
-            })
-        })
-        .collect()
+    let rows = versions_of(organization_id).order((instruments::key, instrument_versions::version)).load(conn)?;
+    decode_versions(rows)
 }
 
 impl Database {

@@ -228,6 +228,21 @@ impl Database {
 }
 
 /// A connection from the pool that proved alive in the current epoch (see [`pool`]).
+/// Runs `each` for every organization, one at a time (on Citus each touches one shard group),
+/// and adds up what it returns: the sweeps that delete what has expired.
+pub(crate) fn sum_over_organizations(
+    conn: &mut PgConnection,
+    mut each: impl FnMut(&mut PgConnection, uuid::Uuid) -> diesel::QueryResult<usize>,
+) -> Result<usize, DbError> {
+    use diesel::prelude::*;
+    let organizations: Vec<uuid::Uuid> = schema::organizations::table.select(schema::organizations::id).load(conn)?;
+    let mut total = 0usize;
+    for organization_id in organizations {
+        total = total.saturating_add(each(conn, organization_id)?);
+    }
+    Ok(total)
+}
+
 fn checkout(pool: &PgPool, epoch: &Epoch) -> Result<Conn, DbError> {
     // Every stale connection is either revived or dropped, so this ends within a pool's worth.
     loop {

@@ -4,7 +4,7 @@
 
 use super::audit::Actor;
 use super::page::{Page, PageRequest};
-use super::schema::{client_assertions, login_names, organizations, service_accounts};
+use super::schema::{client_assertions, login_names, service_accounts};
 use super::{Database, DbError};
 use crate::domain::Role;
 use chrono::{DateTime, TimeZone, Utc};
@@ -193,18 +193,14 @@ impl Database {
     /// replayed); returns how many.
     pub async fn purge_expired_assertions(&self) -> Result<usize, DbError> {
         self.run(move |conn| {
-            let organizations: Vec<Uuid> = organizations::table.select(organizations::id).load(conn)?;
-            let mut purged = 0usize;
-            for organization_id in organizations {
-                let deleted = diesel::delete(
+            super::sum_over_organizations(conn, |conn, organization_id| {
+                diesel::delete(
                     client_assertions::table
                         .filter(client_assertions::organization_id.eq(organization_id))
                         .filter(client_assertions::expires_at.lt(diesel::dsl::now)),
                 )
-                .execute(conn)?;
-                purged = purged.saturating_add(deleted);
-            }
-            Ok(purged)
+                .execute(conn)
+            })
         })
         .await
     }

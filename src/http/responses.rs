@@ -8,7 +8,7 @@ use super::query::Query;
 use super::views::ResponseView;
 use crate::db::Database;
 use crate::db::instruments::InstrumentVersion;
-use crate::db::responses::{Idempotency, ParsedSubmission, ResponseFilter, SubmitError, Submitted};
+use crate::db::responses::{Idempotency, ParsedSubmission, ResponseFilter, SubmitError};
 use crate::domain::Role;
 use crate::domain::instruments::Answers;
 use crate::domain::instruments::definition::Rater;
@@ -164,6 +164,16 @@ pub(crate) fn idempotency(request: &HttpRequest, raw: &[u8]) -> Result<Option<Id
     Ok(Some(Idempotency { key: key.to_owned(), request_hash: hex::encode(hasher.finalize()) }))
 }
 
+/// Says `Idempotent-Replayed: true` on the stored answer of an earlier request.
+pub(crate) fn mark_replayed(response: &mut HttpResponse, replayed: bool) {
+    if replayed {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("idempotent-replayed"),
+            actix_web::http::header::HeaderValue::from_static("true"),
+        );
+    }
+}
+
 impl From<SubmitError> for ApiError {
     fn from(error: SubmitError) -> Self {
         match error {
@@ -219,10 +229,11 @@ async fn submit(
             serde_json::to_value(BatchView { items: views }).expect("views serialize")
         }
     };
-    Ok(match database.submit_responses(user.actor(), user.form_request(), parsed, idempotency, render).await? {
-        Submitted::Created(body) => HttpResponse::Created().json(body),
-        Submitted::Replayed(body) => HttpResponse::Created().insert_header(("Idempotent-Replayed", "true")).json(body),
-    })
+    let submitted = database.submit_responses(user.actor(), user.form_request(), parsed, idempotency, render).await?;
+    let (body, replayed) = submitted.into_parts();
+    let mut response = HttpResponse::Created().json(body);
+    mark_replayed(&mut response, replayed);
+    Ok(response)
 }
 
 /// Submit one completed form: parse, score, store, raise signals.

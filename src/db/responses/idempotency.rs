@@ -101,20 +101,15 @@ pub(super) fn store_answer(
 
 /// Deletes, organization by organization, the stored answers older than the replay window.
 pub(crate) fn purge_expired(conn: &mut PgConnection) -> Result<usize, DbError> {
-    use crate::db::schema::organizations;
     let cutoff = Utc::now().checked_sub_signed(chrono::Duration::hours(REPLAY_WINDOW_HOURS)).unwrap_or_else(Utc::now);
-    let organizations: Vec<Uuid> = organizations::table.select(organizations::id).load(conn)?;
-    let mut purged = 0usize;
-    for organization_id in organizations {
-        let deleted = diesel::delete(
+    crate::db::sum_over_organizations(conn, |conn, organization_id| {
+        diesel::delete(
             idempotency_keys::table
                 .filter(idempotency_keys::organization_id.eq(organization_id))
                 .filter(idempotency_keys::created_at.lt(cutoff)),
         )
-        .execute(conn)?;
-        purged = purged.saturating_add(deleted);
-    }
-    Ok(purged)
+        .execute(conn)
+    })
 }
 
 /// Forgets every stored answer that holds one of `response_ids` (erasure of a client).

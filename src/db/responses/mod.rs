@@ -90,6 +90,16 @@ pub enum Submitted {
     Replayed(Value),
 }
 
+impl Submitted {
+    /// The answer body, and whether it is an earlier request's stored answer.
+    pub fn into_parts(self) -> (Value, bool) {
+        match self {
+            Submitted::Created(body) => (body, false),
+            Submitted::Replayed(body) => (body, true),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     #[error("invalid submission")]

@@ -22,6 +22,7 @@ pub mod transaction;
 use crate::domain::Role;
 use crate::domain::scopes::{Interaction, Interactions};
 use crate::error::ApiError;
+use crate::http::auth_user::AuthUser;
 use actix_web::ResponseError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -75,6 +76,20 @@ pub fn routes(config: &mut web::ServiceConfig) {
             .service(web::resource("/Observation").route(web::get().to(observation::search)))
             .service(web::resource("/Observation/{id}").route(web::get().to(observation::read))),
     );
+}
+
+/// Checks that the caller may do `interaction` on `resource` (its role, and its SMART scopes
+/// if it has any) and parses the query against the `parameters` the interaction takes.
+pub fn begin(
+    user: &AuthUser,
+    request: &HttpRequest,
+    resource: &str,
+    interaction: Interaction,
+    parameters: &[search::SearchParameter],
+) -> Result<search::Search, ApiError> {
+    let roles: &[Role] = if interaction == Interaction::Create { &WRITERS } else { &READERS };
+    user.require_fhir(roles, resource, interaction)?;
+    search::Search::parse(request.query_string(), parameters)
 }
 
 /// A FHIR JSON answer.

@@ -6,8 +6,8 @@
 //! `{response id}-total` and `{response id}-subscale-{n}`.
 
 use super::questionnaire_response::{encounter_reference, patient_reference, response_filter};
-use super::search::{Search, SearchParameter, decode_cursor, encode_cursor, searchset, token};
-use super::{LOINC, READERS, SCORE_SYSTEM, fhir_base, fhir_json};
+use super::search::{SearchParameter, decode_cursor, encode_cursor, searchset, token};
+use super::{LOINC, SCORE_SYSTEM, begin, fhir_base, fhir_json};
 use crate::db::Database;
 use crate::db::instruments::InstrumentVersion;
 use crate::db::page::PageRequest;
@@ -23,12 +23,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub const PARAMETERS: &[SearchParameter] = &[
-    SearchParameter { name: "subject", kind: "reference", documentation: "Patient/<id>" },
-    SearchParameter {
-        name: "patient.identifier",
-        kind: "token",
-        documentation: "The Patient's identifier (the client's external_id)",
-    },
+    super::search::SUBJECT,
+    super::search::PATIENT_IDENTIFIER,
     SearchParameter {
         name: "code",
         kind: "token",
@@ -155,8 +151,7 @@ pub async fn read(
     id: web::Path<String>,
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_fhir(&READERS, "Observation", Interaction::Read)?;
-    Search::parse(request.query_string(), &[])?;
+    begin(&user, &request, "Observation", Interaction::Read, &[])?;
     let (response_id, score) = id
         .get(..36)
         .zip(id.get(36..))
@@ -191,8 +186,7 @@ pub async fn search(
     request: HttpRequest,
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_fhir(&READERS, "Observation", Interaction::Search)?;
-    let search = Search::parse(request.query_string(), PARAMETERS)?;
+    let search = begin(&user, &request, "Observation", Interaction::Search, PARAMETERS)?;
     let versions = database.all_instrument_versions(user.organization_id).await?;
     let base = fhir_base(&request);
     let link = format!("{base}/Observation");

@@ -5,7 +5,7 @@
 //! the requested language (`_language`, else `Accept-Language`).
 
 use super::search::{Search, SearchParameter, token};
-use super::{LOINC, READERS, fhir_base, fhir_json};
+use super::{LOINC, begin, fhir_base, fhir_json};
 use crate::db::Database;
 use crate::db::instruments::InstrumentVersion;
 use crate::domain::instruments::InstrumentDefinition;
@@ -94,6 +94,20 @@ fn is_named(version: &InstrumentVersion, organization_id: Uuid, url: &str) -> bo
 pub struct Wording<'a> {
     pub language: Option<&'a str>,
     pub uploaded: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> Wording<'a> {
+    /// The uploaded wording of `instrument` for `language` (exact tag, else its primary
+    /// language), if any.
+    fn of(texts: &'a UploadedTexts, language: Option<&str>, instrument: Uuid) -> Self {
+        let found = language.and_then(|language| {
+            let primary = language.split('-').next().unwrap_or(language);
+            [language, primary].into_iter().find_map(|tag| {
+                texts.get_key_value(tag).and_then(|(tag, per)| per.get(&instrument).map(|t| (tag.as_str(), t)))
+            })
+        });
+        Wording { language: found.map(|(tag, _)| tag), uploaded: found.map(|(_, texts)| texts) }
+    }
 }
 
 fn item_text(definition: &InstrumentDefinition, wording: &Wording, item_id: &str) -> Option<String> {
@@ -229,23 +243,14 @@ fn language(request: &HttpRequest, search: Option<&Search>) -> Result<Option<Str
     }))
 }
 
-/// The uploaded texts for `language` (exact tag, else its primary language).
-fn texts_for<'a>(
-    texts: &'a BTreeMap<String, BTreeMap<Uuid, Map<String, Value>>>,
-    language: &str,
-    instrument: Uuid,
-) -> Option<(&'a str, &'a Map<String, Value>)> {
-    let primary = language.split('-').next().unwrap_or(language);
-    [language, primary]
-        .into_iter()
-        .find_map(|tag| texts.get_key_value(tag).and_then(|(tag, per)| per.get(&instrument).map(|t| (tag.as_str(), t))))
-}
+/// Uploaded item texts per language tag, per instrument.
+type UploadedTexts = BTreeMap<String, BTreeMap<Uuid, Map<String, Value>>>;
 
 async fn uploaded_texts(
     database: &Database,
     organization_id: Uuid,
     language: Option<&str>,
-) -> Result<BTreeMap<String, BTreeMap<Uuid, Map<String, Value>>>, ApiError> {
+) -> Result<UploadedTexts, ApiError> {
     let mut texts = BTreeMap::new();
     if let Some(language) = language {
         let primary = language.split('-').next().unwrap_or(language);
@@ -271,16 +276,14 @@ pub async fn read(
     id: web::Path<String>,
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_fhir(&READERS, "Questionnaire", Interaction::Read)?;
-    let search = Search::parse(request.query_string(), READ_PARAMETERS)?;
+    let search = begin(&user, &request, "Questionnaire", Interaction::Read, READ_PARAMETERS)?;
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     let versions = database.all_instrument_versions(user.organization_id).await?;
     let flags = current_flags(&versions);
     let (version, current) = versions.iter().zip(flags).find(|(v, _)| v.version_id == id).ok_or(ApiError::NotFound)?;
     let language = language(&request, Some(&search))?;
     let texts = uploaded_texts(&database, user.organization_id, language.as_deref()).await?;
-    let found = language.as_deref().and_then(|l| texts_for(&texts, l, version.instrument_id));
-    let wording = Wording { language: found.map(|(tag, _)| tag), uploaded: found.map(|(_, t)| t) };
+    let wording = Wording::of(&texts, language.as_deref(), version.instrument_id);
     Ok(fhir_json(StatusCode::OK, &render(version, user.organization_id, current, &wording)))
 }
 
@@ -289,8 +292,7 @@ pub async fn search(
     request: HttpRequest,
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_fhir(&READERS, "Questionnaire", Interaction::Search)?;
-    let search = Search::parse(request.query_string(), PARAMETERS)?;
+    let search = begin(&user, &request, "Questionnaire", Interaction::Search, PARAMETERS)?;
     let versions = database.all_instrument_versions(user.organization_id).await?;
     let flags = current_flags(&versions);
     let id = search.one("_id")?.map(str::to_owned);
@@ -326,8 +328,7 @@ pub async fn search(
     let mut last = None;
     while entries.len() < count {
         let Some((v, current)) = matching.next() else { break };
-        let found = language.as_deref().and_then(|l| texts_for(&texts, l, v.instrument_id));
-        let wording = Wording { language: found.map(|(tag, _)| tag), uploaded: found.map(|(_, t)| t) };
+        let wording = Wording::of(&texts, language.as_deref(), v.instrument_id);
         entries.push((
             format!("{base}/Questionnaire/{}", v.version_id),
             render(v, user.organization_id, current, &wording),

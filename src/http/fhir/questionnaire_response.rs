@@ -5,11 +5,11 @@
 
 use super::incoming::{IncomingResponse, Named, Places, Understood, understand};
 use super::search::{Search, SearchParameter, decode_cursor, encode_cursor, reference_id, searchset, token};
-use super::{READERS, WRITERS, fhir_base, fhir_json, questionnaire};
+use super::{begin, fhir_base, fhir_json, questionnaire};
 use crate::db::Database;
 use crate::db::instruments::InstrumentVersion;
 use crate::db::page::PageRequest;
-use crate::db::responses::{ParsedSubmission, ResponseFilter, StoredResponse, SubmitError, Submitted};
+use crate::db::responses::{ParsedSubmission, ResponseFilter, StoredResponse, SubmitError};
 use crate::domain::instruments::Answers;
 use crate::domain::instruments::definition::{AnswerType, Rater};
 use crate::domain::scopes::Interaction;
@@ -24,12 +24,8 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 pub const PARAMETERS: &[SearchParameter] = &[
-    SearchParameter { name: "subject", kind: "reference", documentation: "Patient/<id>" },
-    SearchParameter {
-        name: "patient.identifier",
-        kind: "token",
-        documentation: "The Patient's identifier (the client's external_id)",
-    },
+    super::search::SUBJECT,
+    super::search::PATIENT_IDENTIFIER,
     SearchParameter { name: "encounter", kind: "reference", documentation: "Encounter/<id> (a session)" },
     SearchParameter {
         name: "questionnaire",
@@ -278,8 +274,7 @@ pub async fn create(
     body: JsonWithRaw<IncomingResponse>,
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_fhir(&WRITERS, "QuestionnaireResponse", Interaction::Create)?;
-    Search::parse(request.query_string(), &[])?;
+    begin(&user, &request, "QuestionnaireResponse", Interaction::Create, &[])?;
     let JsonWithRaw(incoming, raw) = body;
     let conditional = if_none_exist(&request)?;
     let versions = database.all_instrument_versions(user.organization_id).await?;
@@ -304,21 +299,14 @@ pub async fn create(
         .submit_responses(user.actor(), None, vec![prepared.submission], idempotency, render)
         .await
         .map_err(|e| submit_error(e, &places, |_| String::new()))?;
-    let (body, replayed) = match submitted {
-        Submitted::Created(body) => (body, false),
-        Submitted::Replayed(body) => (body, true),
-    };
+    let (body, replayed) = submitted.into_parts();
     let status = StatusCode::from_u16(body["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(201))
         .unwrap_or(StatusCode::CREATED);
     let mut response = fhir_json(status, &body["resource"]);
     if let Some(location) = body["location"].as_str().and_then(|l| header::HeaderValue::from_str(l).ok()) {
         response.headers_mut().insert(header::LOCATION, location);
     }
-    if replayed {
-        response
-            .headers_mut()
-            .insert(header::HeaderName::from_static("idempotent-replayed"), header::HeaderValue::from_static("true"));
-    }
+    crate::http::responses::mark_replayed(&mut response, replayed);
     Ok(response)
 }
 
@@ -328,8 +316,7 @@ pub async fn read(
     id: web::Path<String>,
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_fhir(&READERS, "QuestionnaireResponse", Interaction::Read)?;
-    Search::parse(request.query_string(), &[])?;
+    begin(&user, &request, "QuestionnaireResponse", Interaction::Read, &[])?;
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     let stored = database.find_response(user.actor(), id).await?;
     let versions = database.all_instrument_versions(user.organization_id).await?;
@@ -380,8 +367,7 @@ pub async fn search(
     request: HttpRequest,
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_fhir(&READERS, "QuestionnaireResponse", Interaction::Search)?;
-    let search = Search::parse(request.query_string(), PARAMETERS)?;
+    let search = begin(&user, &request, "QuestionnaireResponse", Interaction::Search, PARAMETERS)?;
     let versions = database.all_instrument_versions(user.organization_id).await?;
     let after = search.cursor.as_deref().map(decode_cursor).transpose()?.map(|(id, _)| id);
     let base = fhir_base(&request);

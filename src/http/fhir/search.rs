@@ -20,6 +20,16 @@ pub struct SearchParameter {
     pub documentation: &'static str,
 }
 
+/// The patient a resource is about, by id.
+pub const SUBJECT: SearchParameter =
+    SearchParameter { name: "subject", kind: "reference", documentation: "Patient/<id>" };
+/// The patient a resource is about, by identifier (a chained search on Patient).
+pub const PATIENT_IDENTIFIER: SearchParameter = SearchParameter {
+    name: "patient.identifier",
+    kind: "token",
+    documentation: "The Patient's identifier (the client's external_id)",
+};
+
 /// Parameters every search takes.
 const COMMON: [&str; 3] = ["_count", "_cursor", "_format"];
 pub const DEFAULT_COUNT: i64 = 50;

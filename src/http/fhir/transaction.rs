@@ -9,15 +9,14 @@ use super::outcome::fhirpath;
 use super::questionnaire_response::{
     Canonicals, adopt_identifier, identifier_criterion, prepare, render, submit_error,
 };
-use super::{WRITERS, fhir_json, questionnaire};
+use super::{begin, fhir_json, questionnaire};
 use crate::db::Database;
-use crate::db::responses::Submitted;
 use crate::domain::scopes::Interaction;
 use crate::error::{ApiError, FieldError};
 use crate::http::auth_user::AuthUser;
 use crate::http::extract::{JsonWithRaw, parse_json};
-use crate::http::responses::MAX_BATCH;
-use actix_web::http::{StatusCode, header};
+use crate::http::responses::{MAX_BATCH, mark_replayed};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -110,7 +109,7 @@ pub async fn transaction(
     body: JsonWithRaw<IncomingBundle>,
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_fhir(&WRITERS, "QuestionnaireResponse", Interaction::Create)?;
+    begin(&user, &request, "QuestionnaireResponse", Interaction::Create, &[])?;
     let JsonWithRaw(bundle, raw) = body;
     let mut errors = Vec::new();
     if bundle.resource_type != "Bundle" {
@@ -187,15 +186,8 @@ pub async fn transaction(
         .submit_responses(user.actor(), None, submissions, idempotency, render)
         .await
         .map_err(|e| submit_error(e, &places, prefix))?;
-    let (body, replayed) = match submitted {
-        Submitted::Created(body) => (body, false),
-        Submitted::Replayed(body) => (body, true),
-    };
+    let (body, replayed) = submitted.into_parts();
     let mut response = fhir_json(StatusCode::OK, &body);
-    if replayed {
-        response
-            .headers_mut()
-            .insert(header::HeaderName::from_static("idempotent-replayed"), header::HeaderValue::from_static("true"));
-    }
+    mark_replayed(&mut response, replayed);
     Ok(response)
 }
