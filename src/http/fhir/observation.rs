@@ -187,7 +187,11 @@ pub async fn search(
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
     let search = begin(&user, &request, "Observation", Interaction::Search, PARAMETERS)?;
-    let versions = database.all_instrument_versions(user.organization_id).await?;
+    // Only a code search needs the definitions (which instruments have the code).
+    let versions = match search.all("code").next() {
+        Some(_) => database.all_instrument_versions(user.organization_id).await?,
+        None => Vec::new(),
+    };
     let base = fhir_base(&request);
     let link = format!("{base}/Observation");
     let empty = || fhir_json(StatusCode::OK, &searchset(&link, request.query_string(), Vec::new(), None));

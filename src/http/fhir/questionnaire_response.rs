@@ -145,8 +145,12 @@ pub async fn prepare(
         _ => None,
     };
     let patient = Some(patient);
-    let (client_by_identifier, session_by_identifier) =
-        database.ids_by_external_id(user.organization_id, external(&patient), external(&session)).await?;
+    let (client_external, session_external) = (external(&patient), external(&session));
+    let (client_by_identifier, session_by_identifier) = if client_external.is_none() && session_external.is_none() {
+        (None, None)
+    } else {
+        database.ids_by_external_id(user.organization_id, client_external, session_external).await?
+    };
     let mut errors = Vec::new();
     let nobody = format!("{}.subject", places.root);
     let client_id = match patient {
