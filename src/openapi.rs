@@ -69,7 +69,50 @@ pub fn build() -> utoipa::openapi::OpenApi {
     let (_, mut api) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::http::api_routes).split_for_parts();
     declare_edge_answers(&mut api);
-    api
+    open_parts_of_composites(api)
+}
+
+/// A component that forbids other properties (`deny_unknown_fields`) cannot be a part of an
+/// `allOf` by reference: every part sees every property, so the tag beside it (`kind` of an
+/// internally tagged enum such as `Measure`) would make every value invalid. Such a part is
+/// inlined without `additionalProperties: false` (the type still refuses unknown fields when it
+/// parses them).
+fn open_parts_of_composites(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use serde_json::Value;
+    let mut document = serde_json::to_value(&api).expect("the OpenAPI document serializes");
+    let closed: std::collections::BTreeMap<String, Value> = document["components"]["schemas"]
+        .as_object()
+        .map(|schemas| {
+            schemas
+                .iter()
+                .filter(|(_, schema)| schema.get("additionalProperties") == Some(&Value::Bool(false)))
+                .map(|(name, schema)| {
+                    let mut open = schema.clone();
+                    open.as_object_mut().map(|o| o.remove("additionalProperties"));
+                    (format!("#/components/schemas/{name}"), open)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    fn walk(value: &mut Value, closed: &std::collections::BTreeMap<String, Value>) {
+        match value {
+            Value::Object(object) => {
+                if let Some(Value::Array(parts)) = object.get_mut("allOf") {
+                    for part in parts.iter_mut() {
+                        let reference = part.get("$ref").and_then(Value::as_str).map(str::to_owned);
+                        if let Some(open) = reference.and_then(|r| closed.get(&r)) {
+                            *part = open.clone();
+                        }
+                    }
+                }
+                object.values_mut().for_each(|v| walk(v, closed));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, closed)),
+            _ => {}
+        }
+    }
+    walk(&mut document, &closed);
+    serde_json::from_value(document).expect("the adjusted document is still an OpenAPI document")
 }
 
 fn problem_response(description: &str, retry_after: bool) -> RefOr<Response> {

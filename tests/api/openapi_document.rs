@@ -108,3 +108,32 @@ fn every_operation_declares_the_answers_the_edge_can_give() {
     let count = document["components"]["schemas"]["ClientCount"].to_string();
     assert!(count.contains("integer") && count.contains("string"), "{count}");
 }
+
+/// The schema of `method path`'s answer with `status`, resolvable against the whole document.
+fn answer_schema(document: &serde_json::Value, method: &str, path: &str, status: &str) -> serde_json::Value {
+    let declared = &document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"];
+    assert!(declared.is_object(), "{method} {path} {status} declares a JSON answer");
+    let mut schema = document.clone();
+    schema.as_object_mut().unwrap().extend(declared.as_object().unwrap().clone());
+    schema
+}
+
+#[tokio::test]
+async fn answers_validate_against_their_declared_schemas() {
+    let app = crate::harness::spawn_app().await;
+    let care = crate::fixtures::Care::new(&app, "Schema Clinic").await;
+    let document = serde_json::to_value(rapport::openapi::build()).unwrap();
+    for (path, template) in [
+        ("/v1/instruments", "/v1/instruments"),
+        ("/v1/instruments/ors", "/v1/instruments/{key}"),
+        ("/v1/instruments/phq-9", "/v1/instruments/{key}"),
+        ("/v1/service-accounts", "/v1/service-accounts"),
+    ] {
+        let body: serde_json::Value = app.get_as(&care.admin.token, path).await.json().await.unwrap();
+        let schema = answer_schema(&document, "get", template, "200");
+        let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+        let errors: Vec<String> =
+            validator.iter_errors(&body).map(|e| format!("{} at {}", e, e.instance_path())).take(3).collect();
+        assert!(errors.is_empty(), "GET {path}: {errors:?}");
+    }
+}
