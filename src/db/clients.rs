@@ -1,5 +1,6 @@
 //! Clients (people in care). Every read and write is audited in the same transaction, and a
-//! clinician only ever sees its caseload: the clients of episodes it is the clinician of.
+//! clinician only ever sees its caseload: the clients of episodes it is the clinician of, and
+//! the clients it created that nobody has opened an episode for yet (docs/integration.md §4).
 
 use super::audit::Actor;
 use super::page::{Page, PageRequest};
@@ -44,15 +45,20 @@ pub struct ClientFilter {
 
 type BoxedClients<'a> = clients::BoxedQuery<'a, Pg>;
 
-/// The clients `actor` may see: the organization's, narrowed to the caseload for a clinician.
+/// The clients `actor` may see: the organization's, narrowed for a clinician to its caseload and
+/// to the clients it created that have no episode yet (so an intake can be read back).
 fn visible_to(actor: &Actor) -> BoxedClients<'static> {
-    let query = clients::table.filter(clients::organization_id.eq(actor.organization_id)).into_boxed();
+    let org = actor.organization_id;
+    let query = clients::table.filter(clients::organization_id.eq(org)).into_boxed();
     if actor.role == Role::Clinician {
         let caseload = episodes::table
-            .filter(episodes::organization_id.eq(actor.organization_id))
+            .filter(episodes::organization_id.eq(org))
             .filter(episodes::clinician_id.eq(actor.id))
             .select(episodes::client_id);
-        query.filter(clients::id.eq_any(caseload))
+        // `episodes.client_id` is NOT NULL, so NOT IN is exact here.
+        let in_care = episodes::table.filter(episodes::organization_id.eq(org)).select(episodes::client_id);
+        let own_intake = clients::created_by.eq(actor.id).and(diesel::dsl::not(clients::id.eq_any(in_care)));
+        query.filter(clients::id.eq_any(caseload).or(own_intake))
     } else {
         query
     }
@@ -71,6 +77,7 @@ impl Database {
                     .values((
                         clients::organization_id.eq(actor.organization_id),
                         clients::id.eq(id),
+                        clients::created_by.eq(actor.id),
                         clients::external_id.eq(&details.external_id),
                         clients::age_group.eq(details.age_group.as_str()),
                         clients::display_name.eq(&details.display_name),
@@ -111,6 +118,7 @@ impl Database {
                     .values((
                         clients::organization_id.eq(org),
                         clients::id.eq(Uuid::now_v7()),
+                        clients::created_by.eq(actor.id),
                         clients::external_id.eq(&details.external_id),
                         values.clone(),
                     ))

@@ -120,6 +120,7 @@ diesel::table! {
         attributes -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        created_by -> Nullable<Uuid>,
     }
 }
 

@@ -51,6 +51,50 @@ async fn a_clinician_sees_no_client_outside_its_caseload() {
 }
 
 #[tokio::test]
+async fn a_clinician_reads_back_its_intake_until_an_episode_decides_the_caseload() {
+    let app = spawn_app().await;
+    let admin = app.create_org("Intake Clinic").await;
+    let creator = app.create_person(&admin, "clinician").await;
+    let colleague = app.create_person(&admin, "clinician").await;
+    let created =
+        app.post_json_as(&creator.token, "/v1/clients", &json!({"external_id": "MRN-IN", "age_group": "adult"})).await;
+    assert_eq!(created.status(), 201);
+    let client: Value = created.json().await.unwrap();
+    let url = format!("/v1/clients/{}", client["id"].as_str().unwrap());
+
+    let read = app.get_as(&creator.token, &url).await;
+    assert_eq!(read.status(), 200, "the creator reads back its intake");
+    let listed: Value = app.get_as(&creator.token, "/v1/clients").await.json().await.unwrap();
+    assert_eq!(listed["items"][0]["id"], client["id"]);
+    let upsert = app
+        .send_json_as(
+            reqwest::Method::PUT,
+            &creator.token,
+            "/v1/clients/by-external-id/MRN-IN",
+            &json!({"age_group": "adolescent"}),
+        )
+        .await;
+    assert_eq!(upsert.status(), 200, "the creator may complete its intake");
+    assert_problem(app.get_as(&colleague.token, &url).await, 404, "not_found").await;
+
+    // Once the client is in someone's care, the caseload alone decides.
+    crate::fixtures::open_episode(&app, &admin.token, client["id"].as_str().unwrap(), &colleague.id.to_string()).await;
+    assert_problem(app.get_as(&creator.token, &url).await, 404, "not_found").await;
+    let listed: Value = app.get_as(&creator.token, "/v1/clients").await.json().await.unwrap();
+    assert!(listed["items"].as_array().unwrap().is_empty());
+    let upsert = app
+        .send_json_as(
+            reqwest::Method::PUT,
+            &creator.token,
+            "/v1/clients/by-external-id/MRN-IN",
+            &json!({"age_group": "adult"}),
+        )
+        .await;
+    assert_problem(upsert, 404, "not_found").await;
+    assert_eq!(app.get_as(&colleague.token, &url).await.status(), 200);
+}
+
+#[tokio::test]
 async fn every_bad_body_gets_a_clear_4xx_problem() {
     let app = spawn_app_with(&[("RAPPORT_BODY_LIMIT_BYTES", "4096")]).await;
     let admin = app.create_org("Input Clinic").await;

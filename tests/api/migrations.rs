@@ -24,6 +24,7 @@ const LANDED: &[(&str, &str)] = &[
     ("2026-12-02-000008_caller_scoped_idempotency", "1f5acb662532a01fa4e586526d8c3981e6800711de5f67e6cd2e10ffdeee1ae9"),
     ("2026-12-02-000009_administered_at_defaulted", "1f8f5ff5b5de74d0cb0063b6716c348cbab3d3482e0d1fe676a599c657b2b5c3"),
     ("2026-12-02-000010_fhir_and_smart", "840ecdc9aa03bb9ffcd0dcc13fe7ac6652580e74eaab1817a5178af3ae4e4be6"),
+    ("2026-12-05-000011_client_creator", "cc6a2da0b940b679db7c5facd5085802013a17c46d29927154567e9fc47170f3"),
 ];
 
 #[test]
