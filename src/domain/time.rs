@@ -5,7 +5,7 @@
 //! such as "one year before", can hold. A [`Timestamp`] or [`Day`] outside the range cannot be
 //! constructed, so code past the edge never has to check again (docs/integration.md, "Dates").
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
@@ -23,7 +23,16 @@ pub fn end() -> DateTime<Utc> {
 }
 
 const RANGE_TEXT: &str = "must be from 1900-01-01T00:00:00Z to before 2200-01-01T00:00:00Z";
+const INSTANT_TEXT: &str = "must be an RFC 3339 instant such as 2026-03-01T14:00:00Z, from 1900-01-01T00:00:00Z to before 2200-01-01T00:00:00Z";
 const DATE_RANGE_TEXT: &str = "must be a date from 1900-01-01 to 2199-12-31";
+
+/// The documented grammar, whole: a generator that draws from the pattern (rather than from
+/// the format) then produces values the service accepts.
+const DATE_PATTERN: &str = r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+const INSTANT_PATTERN: &str = concat!(
+    r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])",
+    r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+);
 
 /// An instant in `[1900-01-01T00:00:00Z, 2200-01-01T00:00:00Z)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,10 +91,22 @@ impl Serialize for Timestamp {
     }
 }
 
+/// Exactly RFC 3339 section 5.6 (`T` between date and time, as the contract's `date-time`
+/// format says): chrono alone would also take a space, which the published schema refuses.
+/// A leap second (`:60`) is refused too: chrono takes one in any minute, JSON Schema's
+/// `date-time` only at 23:59 UTC, and no form is filled in during one.
+fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
+    if !matches!(text.as_bytes().get(10), Some(b'T' | b't')) {
+        return None;
+    }
+    let at = DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc);
+    (at.nanosecond() < 1_000_000_000).then_some(at)
+}
+
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let at = DateTime::<Utc>::deserialize(deserializer)?;
-        Self::new(at).map_err(|_| serde::de::Error::custom(RANGE_TEXT))
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        parse_rfc3339(&text).and_then(|at| Self::new(at).ok()).ok_or_else(|| serde::de::Error::custom(INSTANT_TEXT))
     }
 }
 
@@ -95,7 +116,7 @@ impl PartialSchema for Timestamp {
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
             .description(Some("RFC 3339 instant from 1900-01-01T00:00:00Z to before 2200-01-01T00:00:00Z"))
-            .pattern(Some(r"^(19[0-9]{2}|2[01][0-9]{2})-"))
+            .pattern(Some(INSTANT_PATTERN))
             .into()
     }
 }
@@ -142,7 +163,7 @@ impl PartialSchema for Day {
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
             .description(Some("Date `YYYY-MM-DD` from 1900-01-01 to 2199-12-31"))
-            .pattern(Some(r"^(19[0-9]{2}|2[01][0-9]{2})-[0-9]{2}-[0-9]{2}$"))
+            .pattern(Some(DATE_PATTERN))
             .into()
     }
 }
@@ -170,6 +191,43 @@ mod tests {
         for text in ["-262143-01-01T00:00:00Z", "+262142-12-31T23:59:59Z", "-5000-01-01T00:00:00Z"] {
             let error = parse(text).unwrap_err().to_string();
             assert!(error.contains("1900-01-01"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn only_rfc_3339_is_an_instant() {
+        assert!(parse("2026-03-01t14:00:00.5+02:00").is_ok());
+        for text in [
+            "2026-03-01 14:00:00Z",
+            "2026-03-01T14:00:00 UTC",
+            "2026-03-01T14:00Z",
+            "2026-03-01",
+            "",
+            "2016-12-31T23:59:60Z",
+        ] {
+            assert!(parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_published_schemas_accept_what_the_service_accepts() {
+        // Checked by a JSON Schema validator we did not write, formats asserted.
+        let check = |schema: RefOr<Schema>| {
+            let schema = serde_json::to_value(schema).unwrap();
+            jsonschema::options().should_validate_formats(true).build(&schema).unwrap()
+        };
+        let instant = check(Timestamp::schema());
+        let date = check(Day::schema());
+        for text in ["1900-01-01T00:00:00Z", "2199-12-31T23:59:59.999999Z", "2026-03-01t14:00:00.5+02:00"] {
+            assert!(parse(text).is_ok() && instant.is_valid(&serde_json::json!(text)), "{text}");
+        }
+        for text in ["2026-03-01 14:00:00Z", "2200-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "2174-04-05T22:05:60Z"] {
+            assert!(parse(text).is_err() && !instant.is_valid(&serde_json::json!(text)), "{text}");
+        }
+        for (text, valid) in [("2199-12-31", true), ("1900-01-01", true), ("2199-12-32", false), ("2200-01-01", false)]
+        {
+            assert_eq!(date.is_valid(&serde_json::json!(text)), valid, "{text}");
+            assert_eq!(serde_json::from_value::<Day>(serde_json::json!(text)).is_ok(), valid, "{text}");
         }
     }
 
