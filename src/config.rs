@@ -46,6 +46,9 @@ pub struct Settings {
     /// the audience of SMART client assertions and the base of FHIR links. Unset, it is taken
     /// from each request's `Host`; set it behind a proxy.
     pub public_url: Option<String>,
+    /// Development only (`RAPPORT_ALLOW_LOOPBACK_TARGETS=true`): URLs callers register may be
+    /// `http` and reach loopback addresses. Off, only `https` to public addresses is called.
+    pub allow_loopback_targets: bool,
     pub tokens: TokenSettings,
 }
 
@@ -148,6 +151,16 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(parse_number(&get, "RAPPORT_SHUTDOWN_TIMEOUT_SECS", 30, 0..=600)?),
             http_workers: parse_number(&get, "RAPPORT_HTTP_WORKERS", 0, 0..=256)? as usize,
             public_url: get("RAPPORT_PUBLIC_URL").map(|url| parse_public_url(&url)).transpose()?,
+            allow_loopback_targets: match get("RAPPORT_ALLOW_LOOPBACK_TARGETS").as_deref().map(str::trim) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ConfigError {
+                        variable: "RAPPORT_ALLOW_LOOPBACK_TARGETS",
+                        reason: format!("`{other}` is neither true nor false"),
+                    });
+                }
+            },
             tokens: TokenSettings {
                 issuer: get("RAPPORT_JWT_ISSUER").unwrap_or_else(|| "rapport".into()),
                 audience: get("RAPPORT_JWT_AUDIENCE").unwrap_or_else(|| "rapport-api".into()),
@@ -251,6 +264,14 @@ mod tests {
     fn a_database_url_of_another_scheme_is_refused() {
         let err = settings(&[("DATABASE_URL", "mysql://x"), ("RAPPORT_JWT_SECRET", &"s".repeat(32))]).unwrap_err();
         assert_eq!(err.variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn outbound_requests_stay_public_unless_development_says_otherwise() {
+        assert!(!settings(&[]).unwrap().allow_loopback_targets);
+        assert!(settings(&[("RAPPORT_ALLOW_LOOPBACK_TARGETS", "true")]).unwrap().allow_loopback_targets);
+        let err = settings(&[("RAPPORT_ALLOW_LOOPBACK_TARGETS", "yes")]).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_ALLOW_LOOPBACK_TARGETS");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`db`]: the only module that imports diesel.
 //! - [`http`]: the only module (with `error`) that knows HTTP.
 //! - [`jobs`]: background work of the service process (retention).
+//! - [`outbound`]: requests to URLs callers register, behind the SSRF guard.
 //!
 //! Dependency rules: `domain` imports nothing from the crate; `db` imports `domain`;
 //! `http` imports `domain`, `db`, `auth` and `error`. Settings and the pool are built in
@@ -29,5 +30,6 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod openapi;
+pub mod outbound;
 pub mod startup;
 pub mod telemetry;

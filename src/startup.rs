@@ -215,7 +215,9 @@ impl Application {
         let drain = web::Data::new(Drain::default());
         let drain_handle = drain.clone();
         let public_url = web::Data::new(http::public_url::PublicUrl(settings.public_url.clone()));
-        let remote_keys = web::Data::new(crate::auth::remote_jwks::RemoteKeySets::new());
+        let target_policy = crate::outbound::TargetPolicy { allow_loopback: settings.allow_loopback_targets };
+        let remote_keys = web::Data::new(crate::auth::remote_jwks::RemoteKeySets::new(target_policy));
+        let target_policy = web::Data::new(target_policy);
         let workers = if settings.http_workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -227,6 +229,7 @@ impl Application {
                 .configure(http::api_routes)
                 .into_app()
                 .app_data(database.clone())
+                .app_data(target_policy.clone())
                 .app_data(metrics.clone())
                 .app_data(routes.clone())
                 .app_data(body_limit.clone())

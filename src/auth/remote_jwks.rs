@@ -2,12 +2,13 @@
 //! when first needed, kept for five minutes, fetched again early when an assertion names a key
 //! the cached set lacks (the client rotated), but at most every ten seconds per URL.
 //!
-//! The URL must be `https`, except on a loopback host (a local test double). Redirects are not
-//! followed, the answer may be at most 64 KiB, and the whole fetch must finish in five seconds:
-//! an administrator registers the URL, and a slow or hostile host must not hold a token
+//! The URL passes the outbound guard ([`crate::outbound`]: `https`, public addresses only,
+//! checked again at every connection, no redirects). The answer may be at most 64 KiB and the
+//! whole fetch must finish in five seconds: a slow or hostile host must not hold a token
 //! request.
 
 use super::client_assertion::check_key_set;
+use crate::outbound::TargetPolicy;
 use jsonwebtoken::jwk::JwkSet;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,52 +29,26 @@ pub enum FetchError {
     Unusable(String),
 }
 
-/// Whether `url` may be registered: absolute `https`, or `http` on a loopback host; no user
-/// information or fragment. Says why not.
-pub fn check_url(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not an absolute URL: {e}"))?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err("the URL has no host".into()),
-    };
-    match parsed.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => return Err("must be an https URL".into()),
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() || parsed.fragment().is_some() {
-        return Err("must not carry credentials or a fragment".into());
-    }
-    Ok(())
-}
-
 struct Cached {
     fetched: Instant,
     keys: JwkSet,
 }
 
 pub struct RemoteKeySets {
+    policy: TargetPolicy,
     client: reqwest::Client,
     cache: Mutex<HashMap<String, Cached>>,
 }
 
 impl Default for RemoteKeySets {
     fn default() -> Self {
-        Self::new()
+        Self::new(TargetPolicy::default())
     }
 }
 
 impl RemoteKeySets {
-    pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("rapport/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client with a TLS backend builds");
-        Self { client, cache: Mutex::new(HashMap::new()) }
+    pub fn new(policy: TargetPolicy) -> Self {
+        Self { policy, client: policy.client(TIMEOUT), cache: Mutex::new(HashMap::new()) }
     }
 
     fn cached(&self, url: &str, max_age: Duration) -> Option<JwkSet> {
@@ -98,8 +73,15 @@ impl RemoteKeySets {
     }
 
     async fn fetch(&self, url: &str) -> Result<JwkSet, FetchError> {
-        check_url(url).map_err(FetchError::Unusable)?;
-        let unreachable = |e: reqwest::Error| FetchError::Unreachable(e.without_url().to_string());
+        let url = self.policy.check_url(url).map_err(FetchError::Unusable)?;
+        // The resolver's refusal is the innermost source; say it rather than "error sending request".
+        let unreachable = |e: reqwest::Error| {
+            let mut cause: &dyn std::error::Error = &e;
+            while let Some(inner) = cause.source() {
+                cause = inner;
+            }
+            FetchError::Unreachable(cause.to_string())
+        };
         let mut response =
             self.client.get(url).header("accept", "application/json").send().await.map_err(unreachable)?;
         if !response.status().is_success() {
@@ -118,29 +100,5 @@ impl RemoteKeySets {
             let text: Vec<String> = problems.into_iter().map(|(at, why)| format!("{at}: {why}")).collect();
             FetchError::Unusable(text.join("; "))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_url;
-
-    #[test]
-    fn only_https_or_loopback_http_urls_without_credentials_are_accepted() {
-        for good in
-            ["https://ehr.example/jwks.json", "http://127.0.0.1:9000/jwks", "http://localhost/k", "http://[::1]/k"]
-        {
-            assert_eq!(check_url(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "http://ehr.example/jwks.json",
-            "ftp://x/y",
-            "https://user:pw@ehr.example/k",
-            "/jwks.json",
-            "https://ehr.example/k#frag",
-            "http://10.0.0.1/k",
-        ] {
-            assert!(check_url(bad).is_err(), "{bad}");
-        }
     }
 }

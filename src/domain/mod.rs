@@ -11,6 +11,7 @@ pub mod analytics;
 pub mod clients;
 pub mod episodes;
 pub mod instruments;
+pub mod network;
 pub mod people;
 pub mod role;
 pub mod scopes;

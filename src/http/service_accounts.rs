@@ -8,13 +8,13 @@ use super::pagination::{Paged, page_request};
 use super::query::Query;
 use crate::auth::client_assertion::check_key_set;
 use crate::auth::hashing_pool::HashingPool;
-use crate::auth::remote_jwks::check_url;
 use crate::db::Database;
 use crate::db::service_accounts::{KeySource, NewServiceAccount, ServiceAccountRow};
 use crate::domain::Role;
 use crate::domain::role::AccountRole;
 use crate::domain::validation::{FieldError, plain_text};
 use crate::error::{ApiError, AuthProblems, BodyProblems};
+use crate::outbound::TargetPolicy;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,8 +37,9 @@ pub struct CreateServiceAccount {
     /// EC P-384 keys for ES384, each with a `kid`). The account then has no secret.
     #[schema(value_type = Option<Object>, example = json!({"keys": [{"kty": "EC", "crv": "P-384", "kid": "ehr-2026", "x": "…", "y": "…"}]}))]
     pub jwks: Option<serde_json::Value>,
-    /// For SMART Backend Services: where the account publishes its key set (`https`; `http`
-    /// only on a loopback host). The account then has no secret. Not with `jwks`.
+    /// For SMART Backend Services: where the account publishes its key set: `https`, on a
+    /// host whose addresses are all public (checked now and at every fetch). The account then
+    /// has no secret. Not with `jwks`.
     #[schema(max_length = 2048, example = "https://ehr.example/.well-known/jwks.json")]
     pub jwks_url: Option<String>,
 }
@@ -108,7 +109,11 @@ fn view(row: ServiceAccountRow, client_id: String) -> ServiceAccountView {
 }
 
 /// The key source of a new account, or every problem with it by pointer.
-fn key_source(body: &CreateServiceAccount, errors: &mut Vec<FieldError>) -> Option<KeySource> {
+async fn key_source(
+    body: &CreateServiceAccount,
+    policy: TargetPolicy,
+    errors: &mut Vec<FieldError>,
+) -> Option<KeySource> {
     match (&body.jwks, &body.jwks_url) {
         (Some(_), Some(_)) => {
             errors.push(FieldError::new("/jwks_url", "give `jwks` or `jwks_url`, not both"));
@@ -125,8 +130,8 @@ fn key_source(body: &CreateServiceAccount, errors: &mut Vec<FieldError>) -> Opti
             errors.push(FieldError::new("/jwks_url", "at most 2048 characters"));
             None
         }
-        (None, Some(url)) => match check_url(url) {
-            Ok(()) => Some(KeySource::Url(url.clone())),
+        (None, Some(url)) => match policy.check_target(url).await {
+            Ok(_) => Some(KeySource::Url(url.clone())),
             Err(why) => {
                 errors.push(FieldError::new("/jwks_url", why));
                 None
@@ -152,11 +157,13 @@ pub async fn create_service_account(
     body: Json<CreateServiceAccount>,
     database: web::Data<Database>,
     hashing: web::Data<HashingPool>,
+    policy: Option<web::Data<TargetPolicy>>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin])?;
     let mut errors = Vec::new();
     let name = plain_text(&body.0.name, 200, "/name").map_err(|e| errors.push(e)).ok();
-    let keys = key_source(&body.0, &mut errors);
+    let policy = policy.map(|p| **p).unwrap_or_default();
+    let keys = key_source(&body.0, policy, &mut errors).await;
     let Some(name) = name.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };

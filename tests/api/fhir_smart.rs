@@ -4,7 +4,7 @@
 
 use crate::fhir::phq9_loinc_style;
 use crate::fixtures::Care;
-use crate::harness::{TestApp, spawn_app};
+use crate::harness::{TestApp, spawn_app, spawn_app_with};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -261,10 +261,11 @@ async fn a_token_without_the_write_scope_cannot_create() {
     assert_eq!(observations.status(), 403, "no Observation scope");
 }
 
-/// Serves `body` as JSON at any path on a loopback port; counts the requests.
-fn serve_key_set(body: String) -> (String, Arc<AtomicUsize>) {
+/// Answers every request on a loopback port with `answer` (a whole HTTP/1.1 response); counts
+/// the requests. Returns the base URL.
+fn serve(answer: String) -> (String, Arc<AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+    let base = format!("http://{}", listener.local_addr().unwrap());
     let hits = Arc::new(AtomicUsize::new(0));
     let counted = hits.clone();
     std::thread::spawn(move || {
@@ -273,19 +274,28 @@ fn serve_key_set(body: String) -> (String, Arc<AtomicUsize>) {
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request);
             counted.fetch_add(1, Ordering::SeqCst);
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
             let _ = stream.write_all(answer.as_bytes());
         }
     });
-    (url, hits)
+    (base, hits)
 }
+
+/// Serves `body` as JSON at any path on a loopback port; counts the requests.
+fn serve_key_set(body: String) -> (String, Arc<AtomicUsize>) {
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (base, hits) = serve(answer);
+    (format!("{base}/.well-known/jwks.json"), hits)
+}
+
+/// The development setting that lets a test's own loopback server stand in for an EHR.
+const LOOPBACK_TARGETS: &[(&str, &str)] = &[("RAPPORT_ALLOW_LOOPBACK_TARGETS", "true")];
 
 #[tokio::test]
 async fn a_key_set_at_a_url_is_fetched_and_cached() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(LOOPBACK_TARGETS).await;
     let care = Care::new(&app, "JWKS URL Clinic").await;
     let (url, hits) = serve_key_set(fixture("jwks.json"));
     let (status, account) = register(&app, &care, json!({"jwks_url": url})).await;
@@ -312,6 +322,46 @@ async fn a_key_set_at_a_url_is_fetched_and_cached() {
     let gone_id = gone["client_id"].as_str().unwrap().to_owned();
     let (status, body) = exchange(&app, &Assertion::rs384(&app, &gone_id).sign(), Some(ALL_SCOPES)).await;
     assert_eq!((status, body["error"].clone()), (401, json!("invalid_client")));
+
+    // A redirect (here towards a metadata address) is never followed.
+    let (base, hits) = serve(
+        "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            .to_owned(),
+    );
+    let (status, moved) = register(&app, &care, json!({"jwks_url": format!("{base}/jwks.json")})).await;
+    assert_eq!(status, 201);
+    let moved_id = moved["client_id"].as_str().unwrap().to_owned();
+    let (status, body) = exchange(&app, &Assertion::es384(&app, &moved_id).sign(), Some(ALL_SCOPES)).await;
+    assert_eq!((status, body["error"].clone()), (401, json!("invalid_client")));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn key_set_urls_that_reach_inside_the_network_are_refused() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "SSRF Clinic").await;
+    // The development setting is off: a test's own loopback server is refused like any other.
+    let (loopback_server, hits) = serve_key_set(fixture("jwks.json"));
+    for url in [
+        loopback_server.as_str(),
+        "https://127.0.0.1/jwks.json",
+        "https://127.1/jwks.json",
+        "https://10.0.0.8/jwks.json",
+        "https://192.168.1.20/jwks.json",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/jwks.json",
+        "https://[::ffff:127.0.0.1]/jwks.json",
+        "https://[fd00:ec2::254]/jwks.json",
+        "https://localhost/jwks.json",
+    ] {
+        let (status, problem) = register(&app, &care, json!({"jwks_url": url})).await;
+        assert_eq!(status, 422, "{url}: {problem:#}");
+        assert_eq!(problem["errors"][0]["pointer"], "/jwks_url", "{url}");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing was fetched");
+    let listed = app.get_as(&care.admin.token, "/v1/service-accounts").await;
+    let listed: Value = listed.json().await.unwrap();
+    assert!(listed["items"].as_array().unwrap().iter().all(|a| a["jwks_url"].is_null()), "nothing was stored");
 }
 
 #[tokio::test]
