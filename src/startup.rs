@@ -257,10 +257,15 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         // Signals are ours: SIGTERM drains first (see `http::drain`).
         .disable_signals()
-        .listen(listener)
+        .listen(listener.try_clone().map_err(StartupError::Serve)?)
         .map_err(StartupError::Serve)?
         .run();
-        let stopper = Stopper { server: server.handle(), drain: drain_handle, timeout: settings.shutdown_timeout };
+        let stopper = Stopper {
+            server: server.handle(),
+            drain: drain_handle,
+            timeout: settings.shutdown_timeout,
+            listener: std::sync::Arc::new(std::sync::Mutex::new(Some(listener))),
+        };
         Ok(Self { address, server, stopper })
     }
 

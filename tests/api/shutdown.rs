@@ -102,3 +102,50 @@ async fn under_load_on_two_workers_every_request_in_flight_gets_an_answer_and_a_
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("shutting_down") && answer.to_lowercase().contains("retry-after"), "{answer}");
 }
+
+#[tokio::test]
+async fn clients_that_keep_retrying_through_the_stop_are_answered_or_refused_never_cut_off() {
+    let app = spawn_app_with(&[("RAPPORT_SHUTDOWN_TIMEOUT_SECS", "2"), ("RAPPORT_HTTP_WORKERS", "2")]).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Each client connects anew for every request, as a retrying client does, without pause.
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            let (address, running) = (address.clone(), running.clone());
+            std::thread::spawn(move || {
+                let (mut answered, mut refused, mut cut_off) = (0, 0, Vec::new());
+                while running.load(std::sync::atomic::Ordering::Acquire) {
+                    let Ok(mut stream) =
+                        std::net::TcpStream::connect_timeout(&address.parse().unwrap(), Duration::from_millis(500))
+                    else {
+                        refused += 1;
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    };
+                    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let sent = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                    let mut answer = String::new();
+                    match (sent, stream.read_to_string(&mut answer)) {
+                        (Ok(()), Ok(_)) if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.1 503") => {
+                            answered += 1
+                        }
+                        (sent, read) => cut_off.push(format!("{sent:?} {read:?} {answer:?}")),
+                    }
+                }
+                (answered, refused, cut_off)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.stopper.stop().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    running.store(false, std::sync::atomic::Ordering::Release);
+    let (mut answered, mut refused) = (0, 0);
+    for client in clients {
+        let (a, r, cut_off) = client.join().unwrap();
+        assert!(cut_off.is_empty(), "requests cut off: {cut_off:?}");
+        answered += a;
+        refused += r;
+    }
+    assert!(answered > 0 && refused > 0, "answered {answered}, refused {refused}");
+}
