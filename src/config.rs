@@ -49,6 +49,7 @@ pub struct Settings {
     /// Development only (`RAPPORT_ALLOW_LOOPBACK_TARGETS=true`): URLs callers register may be
     /// `http` and reach loopback addresses. Off, only `https` to public addresses is called.
     pub allow_loopback_targets: bool,
+    pub webhooks: crate::jobs::webhooks::DispatchSettings,
     pub tokens: TokenSettings,
 }
 
@@ -160,6 +161,26 @@ impl Settings {
                         reason: format!("`{other}` is neither true nor false"),
                     });
                 }
+            },
+            webhooks: crate::jobs::webhooks::DispatchSettings {
+                attempt_timeout: Duration::from_millis(parse_number(
+                    &get,
+                    "RAPPORT_WEBHOOK_TIMEOUT_MS",
+                    10_000,
+                    100..=60_000,
+                )?),
+                first_retry: Duration::from_millis(parse_number(
+                    &get,
+                    "RAPPORT_WEBHOOK_FIRST_RETRY_MS",
+                    5_000,
+                    10..=3_600_000,
+                )?),
+                retry_budget: Duration::from_secs(parse_number(
+                    &get,
+                    "RAPPORT_WEBHOOK_RETRY_BUDGET_SECS",
+                    86_400,
+                    1..=7 * 86_400,
+                )?),
             },
             tokens: TokenSettings {
                 issuer: get("RAPPORT_JWT_ISSUER").unwrap_or_else(|| "rapport".into()),

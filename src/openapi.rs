@@ -37,6 +37,7 @@ use utoipa_actix_web::AppExt;
         (name = "settings", description = "Organization thresholds"),
         (name = "analytics", description = "Ruptures and repairs, outcomes and expected response, insights"),
         (name = "audit", description = "The audit log"),
+        (name = "webhooks", description = "Signed event deliveries (Standard Webhooks)"),
     ),
     // Types that only query parameters name (utoipa does not collect those by itself).
     components(schemas(Problem, FieldError, OutcomeFilter, crate::domain::signals::SignalStatus,

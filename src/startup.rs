@@ -199,6 +199,8 @@ impl Application {
             tracing::info!(installed, "installed built-in instrument versions");
         }
         crate::jobs::retention::spawn(database.clone());
+        let outbound = crate::outbound::TargetPolicy { allow_loopback: settings.allow_loopback_targets };
+        crate::jobs::webhooks::spawn(database.clone(), outbound, settings.webhooks);
         let secret = jwt_secret(settings)?;
         let keys = web::Data::new(TokenKeys::from_settings(&settings.tokens, &secret)?);
         let limits = web::Data::new(TokenRateLimits::new(&settings.tokens));

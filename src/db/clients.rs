@@ -218,6 +218,8 @@ impl Database {
                     .load(conn)?;
                 // Stored idempotent answers repeat the client's answers and comments.
                 let forgotten = super::responses::forget_answers(conn, actor.organization_id, &response_ids)?;
+                // Events not yet delivered (or kept as delivery history) repeat its ids and scores.
+                super::webhooks::forget_client_events(conn, actor.organization_id, id)?;
                 diesel::delete(clients::table.find((actor.organization_id, id))).execute(conn)?;
                 actor.record(
                     conn,

@@ -33,6 +33,7 @@ pub mod settings;
 pub mod signals;
 pub mod stored;
 pub mod users;
+pub mod webhooks;
 
 use diesel::PgConnection;
 use diesel::connection::SimpleConnection;

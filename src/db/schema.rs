@@ -382,7 +382,68 @@ diesel::joinable!(organization_settings -> organizations (organization_id));
 diesel::joinable!(service_accounts -> organizations (organization_id));
 diesel::joinable!(users -> organizations (organization_id));
 
+diesel::table! {
+    webhooks (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        url -> Text,
+        event_types -> Array<Text>,
+        description -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        active -> Bool,
+        disabled_reason -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+// `xact` (xid8) is left out: only raw SQL in db::webhooks reads or writes it.
+diesel::table! {
+    webhook_events (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        event_type -> Text,
+        client_id -> Nullable<Uuid>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        webhook_id -> Uuid,
+        event_id -> Uuid,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        claimed_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (organization_id, delivery_id, attempt) {
+        organization_id -> Uuid,
+        delivery_id -> Uuid,
+        attempt -> Int4,
+        started_at -> Timestamptz,
+        duration_ms -> Int4,
+        status_code -> Nullable<Int4>,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_events,
+    webhooks,
     client_assertions,
     alliance_change_stats,
     alliance_clinician_clients,

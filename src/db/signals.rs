@@ -205,7 +205,10 @@ impl Database {
                 };
                 let action = if resolve.is_some() { "signal.resolve" } else { "signal.acknowledge" };
                 actor.record(conn, action, "signal", Some(id), serde_json::json!({}))?;
-                Ok(Transition::Done(Box::new(row.try_into()?)))
+                let signal: Signal = row.try_into()?;
+                let updated = crate::domain::webhooks::EventType::SignalUpdated;
+                super::webhooks::emit_signal(conn, actor.organization_id, updated, &signal)?;
+                Ok(Transition::Done(Box::new(signal)))
             })
         })
         .await

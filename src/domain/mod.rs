@@ -19,5 +19,6 @@ pub mod settings;
 pub mod signals;
 pub mod time;
 pub mod validation;
+pub mod webhooks;
 
 pub use role::Role;

@@ -37,6 +37,7 @@ pub mod signals;
 pub mod token;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -87,5 +88,13 @@ pub fn api_routes(config: &mut ServiceConfig) {
         .service(form_requests::my_form_requests)
         .service(settings::get_settings)
         .service(settings::put_settings)
-        .service(audit_events::list_audit_events);
+        .service(audit_events::list_audit_events)
+        .service(webhooks::create_webhook)
+        .service(webhooks::list_webhooks)
+        .service(webhooks::get_webhook)
+        .service(webhooks::update_webhook)
+        .service(webhooks::delete_webhook)
+        .service(webhooks::list_deliveries)
+        .service(webhooks::retry_delivery)
+        .service(webhooks::ping_webhook);
 }

@@ -1,4 +1,6 @@
-//! Background work of the service process (no extra infrastructure): retention for now.
+//! Background work of the service process (no extra infrastructure): retention, and webhook
+//! delivery from the outbox.
 //! Must not import actix; it talks to the database through `db`.
 
 pub mod retention;
+pub mod webhooks;

@@ -412,3 +412,98 @@ fn a_data_directory_the_server_account_cannot_reach_gets_its_cluster_elsewhere()
     assert!(location.starts_with("/var/lib/rapport/"), "{location}");
     assert!(log.contains("cannot reach the data directory"), "the start-up log says where: {log}");
 }
+
+#[test]
+fn a_delivery_cut_off_by_kill_9_is_sent_again_after_restart_and_acknowledged_once() {
+    use crate::webhooks::{Answer, Receiver, verify};
+    let database = TestDatabase::create();
+    let port = free_port();
+    let serve = || {
+        let mut child = with_database(&database)
+            .env("RAPPORT_BIND", format!("127.0.0.1:{port}"))
+            .env("RAPPORT_HTTP_WORKERS", "1")
+            .env("RAPPORT_ALLOW_LOOPBACK_TARGETS", "true")
+            .env("RAPPORT_WEBHOOK_TIMEOUT_MS", "2000")
+            .env("RAPPORT_WEBHOOK_FIRST_RETRY_MS", "100")
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until_ready(port, &mut child);
+        child
+    };
+    let mut first = serve();
+    let created = with_database(&database)
+        .args(["create-org", "--name", "Kill Clinic", "--admin-email", "kill@clinic.example"])
+        .output()
+        .unwrap();
+    let password = stdout_json(&created)["admin_password"].as_str().unwrap().to_owned();
+    let receiver = Receiver::start();
+    // The first delivery is held by the receiver, unanswered, while the service is killed.
+    receiver.plan(&[Answer::Stall(Duration::from_secs(30))]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let (token, hook, secret, event) = runtime.block_on(async {
+        let tokens: serde_json::Value = client
+            .post(format!("{base}/v1/auth/token"))
+            .form(&[("grant_type", "password"), ("username", "kill@clinic.example"), ("password", &password)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = tokens["access_token"].as_str().unwrap().to_owned();
+        let body = serde_json::json!({"url": receiver.url, "event_types": ["response.created"]});
+        let hook: serde_json::Value = client
+            .post(format!("{base}/v1/webhooks"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = hook["id"].as_str().unwrap().to_owned();
+        let queued: serde_json::Value = client
+            .post(format!("{base}/v1/webhooks/{id}/ping"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        receiver.until("the first attempt", |r| !r.is_empty()).await;
+        (token, id, hook["secret"].as_str().unwrap().to_owned(), queued["event_id"].as_str().unwrap().to_owned())
+    });
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let second = serve();
+    let mut served = Served { child: Some(second), data_dir: PathBuf::from("/nonexistent") };
+    runtime.block_on(async {
+        receiver.until("the delivery sent again", |r| r.iter().any(|e| matches!(e.answer, Answer::Ok))).await;
+        // Anything sent once more would arrive within the next rounds.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let received = receiver.received();
+        assert_eq!(received.len(), 2, "the cut-off attempt, then one acknowledged: {received:#?}");
+        assert!(received.iter().all(|r| r.id() == event), "the same webhook-id both times");
+        assert_eq!(received.iter().filter(|r| matches!(r.answer, Answer::Ok)).count(), 1);
+        verify(&secret, &received[1]);
+        let listed: serde_json::Value = client
+            .get(format!("{base}/v1/webhooks/{hook}/deliveries"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["items"][0]["status"], "delivered", "{listed:#}");
+    });
+    assert!(served.terminate().success());
+}

@@ -29,3 +29,4 @@ mod schema_rules;
 mod shutdown;
 mod tenancy;
 mod users;
+pub mod webhooks;

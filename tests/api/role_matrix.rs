@@ -52,6 +52,14 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/v1/episodes/{id}/outcomes", [200, 200, 200, 200, 403, 403]),
     ("GET", "/v1/clinicians/{id}/insights", [200, 200, 200, 403, 403, 403]),
     ("GET", "/v1/analytics/alliance", [200, 200, 403, 403, 200, 403]),
+    ("POST", "/v1/webhooks", [201, 403, 403, 403, 403, 403]),
+    ("GET", "/v1/webhooks", [200, 403, 403, 403, 403, 403]),
+    ("GET", "/v1/webhooks/{id}", [200, 403, 403, 403, 403, 403]),
+    ("PATCH", "/v1/webhooks/{id}", [200, 403, 403, 403, 403, 403]),
+    ("DELETE", "/v1/webhooks/{id}", [204, 403, 403, 403, 403, 403]),
+    ("GET", "/v1/webhooks/{id}/deliveries", [200, 403, 403, 403, 403, 403]),
+    ("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/retry", [202, 403, 403, 403, 403, 403]),
+    ("POST", "/v1/webhooks/{id}/ping", [202, 403, 403, 403, 403, 403]),
 ];
 
 /// A fresh low SRS on a new session: its id and the id of a signal it raised.
@@ -158,6 +166,33 @@ async fn call(app: &TestApp, care: &Care, method: &str, path: &str, role: &str, 
             (Method::POST, path.into(), Some(json!({"session_id": care.session_id, "instruments": ["srs"]})))
         }
         ("PUT", "/v1/organization/settings") => (Method::PUT, path.into(), Some(json!({"srs_cutoff": 36.0}))),
+        ("POST", "/v1/webhooks") => {
+            (Method::POST, path.into(), Some(json!({"url": PUBLIC_TARGET, "event_types": ["response.voided"]})))
+        }
+        ("GET", "/v1/webhooks/{id}") => (Method::GET, format!("/v1/webhooks/{}", fresh_webhook(app, care).await), None),
+        ("PATCH", "/v1/webhooks/{id}") => (
+            Method::PATCH,
+            format!("/v1/webhooks/{}", fresh_webhook(app, care).await),
+            Some(json!({"description": "EHR inbox"})),
+        ),
+        ("DELETE", "/v1/webhooks/{id}") => {
+            (Method::DELETE, format!("/v1/webhooks/{}", fresh_webhook(app, care).await), None)
+        }
+        ("GET", "/v1/webhooks/{id}/deliveries") => {
+            (Method::GET, format!("/v1/webhooks/{}/deliveries", fresh_webhook(app, care).await), None)
+        }
+        ("POST", "/v1/webhooks/{id}/ping") => {
+            (Method::POST, format!("/v1/webhooks/{}/ping", fresh_webhook(app, care).await), None)
+        }
+        ("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/retry") => {
+            let hook = fresh_webhook(app, care).await;
+            let ping = format!("/v1/webhooks/{hook}/ping");
+            assert_eq!(app.post_json_as(&care.admin.token, &ping, &json!({})).await.status(), 202);
+            let listed: Value =
+                app.get_as(&care.admin.token, &format!("/v1/webhooks/{hook}/deliveries")).await.json().await.unwrap();
+            let delivery = listed["items"][0]["id"].as_str().unwrap().to_owned();
+            (Method::POST, format!("/v1/webhooks/{hook}/deliveries/{delivery}/retry"), None)
+        }
         ("GET", _) => (Method::GET, path.into(), None),
         other => panic!("the matrix has a row for {other:?} but no request for it"),
     };
@@ -166,6 +201,18 @@ async fn call(app: &TestApp, care: &Care, method: &str, path: &str, role: &str, 
         request = request.json(&body);
     }
     request.send().await.unwrap().status().as_u16()
+}
+
+/// A public address (documentation would be refused): nothing answers there from the tests,
+/// which only look at the subscription.
+const PUBLIC_TARGET: &str = "https://93.184.216.34/rapport-hook";
+
+/// A new subscription of the care's organization, made by its admin.
+async fn fresh_webhook(app: &TestApp, care: &Care) -> String {
+    let body = json!({"url": PUBLIC_TARGET, "event_types": ["response.voided"]});
+    let response = app.post_json_as(&care.admin.token, "/v1/webhooks", &body).await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 pub fn custom_instrument(key: &str) -> Value {

@@ -250,7 +250,9 @@ impl Database {
                     .set((responses::voided_at.eq(diesel::dsl::now), responses::void_reason.eq(&reason)))
                     .execute(conn)?;
                 actor.record(conn, "response.void", "response", Some(id), serde_json::json!({}))?;
-                find_visible(conn, &actor, id).map(Some)
+                let voided = find_visible(conn, &actor, id)?;
+                super::webhooks::emit_response_voided(conn, actor.organization_id, &voided)?;
+                Ok(Some(voided))
             })
         })
         .await

@@ -392,6 +392,7 @@ fn store_one(
         scores,
         signals: stored_signals,
     };
+    super::super::webhooks::emit_response_created(conn, actor.organization_id, &response)?;
     Ok(Ok(Submission { response, existed: false }))
 }
 
