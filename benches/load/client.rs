@@ -153,7 +153,7 @@ impl Setup {
         self.http.post(format!("{}/v1/auth/token", self.base)).form(form).send().await.unwrap().json().await.unwrap()
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub async fn post(&self, path: &str, body: Value) -> Value {
         self.http
             .post(format!("{}{path}", self.base))
             .bearer_auth(&self.admin_token)

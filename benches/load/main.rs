@@ -1,5 +1,5 @@
 //! The load benchmark (README.md, "Benchmarks"): `cargo bench --bench load -- [scenario …] [--seconds N]`.
-//! Scenarios: `token`, `analytics`, `ingest`, `fhir`.
+//! Scenarios: `token`, `analytics`, `ingest`, `fhir`, `webhooks`.
 //!
 //! Starts a throw-away PostgreSQL (embedded cluster, or a database on `DATABASE_URL`), runs the
 //! release `rapport` binary against it on a free port, and measures each scenario with a
@@ -10,6 +10,7 @@ mod analytics;
 mod client;
 mod seed;
 mod server;
+mod webhooks;
 
 use client::{Measured, saturate};
 use serde_json::{Value, json};
@@ -91,6 +92,11 @@ fn main() {
                 measured: grant,
                 baseline: None,
             });
+        }
+        if runs("webhooks") {
+            for (scenario, measured, baseline) in webhooks::run(&setup, duration).await {
+                rows.push(Row { scenario, measured, baseline });
+            }
         }
         rows
     });

@@ -44,6 +44,8 @@ impl Server {
             .env("RAPPORT_BIND", format!("127.0.0.1:{port}"))
             .env("RAPPORT_TOKEN_RATE_PER_ADDRESS", "1000000")
             .env("RAPPORT_TOKEN_RATE_PER_USERNAME", "1000000")
+            // The webhook scenario's receiver listens on loopback.
+            .env("RAPPORT_ALLOW_LOOPBACK_TARGETS", "true")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
