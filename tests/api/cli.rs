@@ -280,15 +280,7 @@ fn no_health_information_token_or_secret_reaches_the_log() {
         assert!(created.wait_with_output().unwrap().status.success());
         let client = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
-        let tokens: serde_json::Value = client
-            .post(format!("{base}/v1/auth/token"))
-            .form(&[("grant_type", "password"), ("username", "canary@clinic.example"), ("password", canary_password)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let tokens = password_tokens(&client, &base, "canary@clinic.example", canary_password).await;
         let token = tokens["access_token"].as_str().unwrap().to_owned();
         let body = serde_json::json!({"external_id": canary, "age_group": "adult", "display_name": canary,
                                       "attributes": {"note": canary}});
@@ -413,6 +405,27 @@ fn a_data_directory_the_server_account_cannot_reach_gets_its_cluster_elsewhere()
     assert!(log.contains("cannot reach the data directory"), "the start-up log says where: {log}");
 }
 
+/// A password login against a served binary: the token answer.
+async fn password_tokens(client: &reqwest::Client, base: &str, email: &str, password: &str) -> serde_json::Value {
+    let form = [("grant_type", "password"), ("username", email), ("password", password)];
+    client.post(format!("{base}/v1/auth/token")).form(&form).send().await.unwrap().json().await.unwrap()
+}
+
+/// `method` `{base}{path}` with a bearer token (and a JSON body); the answer's JSON.
+async fn call_json(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<&serde_json::Value>,
+) -> serde_json::Value {
+    let mut request = client.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 #[test]
 fn a_delivery_cut_off_by_kill_9_is_sent_again_after_restart_and_acknowledged_once() {
     use crate::webhooks::{Answer, Receiver, verify};
@@ -446,37 +459,13 @@ fn a_delivery_cut_off_by_kill_9_is_sent_again_after_restart_and_acknowledged_onc
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let (token, hook, secret, event) = runtime.block_on(async {
-        let tokens: serde_json::Value = client
-            .post(format!("{base}/v1/auth/token"))
-            .form(&[("grant_type", "password"), ("username", "kill@clinic.example"), ("password", &password)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let tokens = password_tokens(&client, &base, "kill@clinic.example", &password).await;
         let token = tokens["access_token"].as_str().unwrap().to_owned();
         let body = serde_json::json!({"url": receiver.url, "event_types": ["response.created"]});
-        let hook: serde_json::Value = client
-            .post(format!("{base}/v1/webhooks"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let hook = call_json(&client, reqwest::Method::POST, format!("{base}/v1/webhooks"), &token, Some(&body)).await;
         let id = hook["id"].as_str().unwrap().to_owned();
-        let queued: serde_json::Value = client
-            .post(format!("{base}/v1/webhooks/{id}/ping"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ping = format!("{base}/v1/webhooks/{id}/ping");
+        let queued = call_json(&client, reqwest::Method::POST, ping, &token, None).await;
         receiver.until("the first attempt", |r| !r.is_empty()).await;
         (token, id, hook["secret"].as_str().unwrap().to_owned(), queued["event_id"].as_str().unwrap().to_owned())
     });
@@ -494,15 +483,8 @@ fn a_delivery_cut_off_by_kill_9_is_sent_again_after_restart_and_acknowledged_onc
         assert!(received.iter().all(|r| r.id() == event), "the same webhook-id both times");
         assert_eq!(received.iter().filter(|r| matches!(r.answer, Answer::Ok)).count(), 1);
         verify(&secret, &received[1]);
-        let listed: serde_json::Value = client
-            .get(format!("{base}/v1/webhooks/{hook}/deliveries"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let deliveries = format!("{base}/v1/webhooks/{hook}/deliveries");
+        let listed = call_json(&client, reqwest::Method::GET, deliveries, &token, None).await;
         assert_eq!(listed["items"][0]["status"], "delivered", "{listed:#}");
     });
     assert!(served.terminate().success());
