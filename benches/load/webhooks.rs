@@ -11,7 +11,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 #[derive(Default)]
 struct Log {
-    ids: HashSet<String>,
+    /// (path, webhook-id): each subscription has its own path, and an event's id is the same
+    /// for every subscription it goes to.
+    ids: HashSet<(String, String)>,
     deliveries: usize,
     lags_ms: Vec<f64>,
     first: Option<Instant>,
@@ -36,6 +38,7 @@ async fn receiver() -> (String, Arc<Mutex<Log>>) {
                     if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
                         return;
                     }
+                    let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
                     loop {
                         line.clear();
                         if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
@@ -66,7 +69,7 @@ async fn receiver() -> (String, Arc<Mutex<Log>>) {
                         log.first.get_or_insert(now);
                         log.last = Some(now);
                         log.deliveries += 1;
-                        log.ids.insert(id);
+                        log.ids.insert((path, id));
                         if let Some(sent) = sent {
                             log.lags_ms
                                 .push((chrono::Utc::now() - sent).num_microseconds().unwrap_or(0) as f64 / 1000.0);
@@ -85,8 +88,9 @@ async fn receiver() -> (String, Arc<Mutex<Log>>) {
 pub async fn run(setup: &Setup, duration: Duration) -> Vec<(String, Measured, Option<(String, f64)>)> {
     let without = saturate(16, duration, |n| setup.submit_srs(n + 20_000_000)).await;
     let (url, log) = receiver().await;
-    for _ in 0..3 {
-        let hook = setup.post("/v1/webhooks", json!({"url": url, "event_types": ["response.created"]})).await;
+    for n in 0..3 {
+        let body = json!({"url": format!("{url}/{n}"), "event_types": ["response.created"]});
+        let hook = setup.post("/v1/webhooks", body).await;
         assert!(hook["id"].is_string(), "subscribed: {hook}");
     }
     let with = saturate(16, duration, |n| setup.submit_srs(n + 30_000_000)).await;

@@ -13,6 +13,8 @@ struct Shapes {
     response_id: String,
     signal_id: String,
     instrument: String,
+    webhook_id: String,
+    delivery_id: String,
 }
 
 async fn organization(app: &TestApp, name: &str) -> Shapes {
@@ -21,10 +23,20 @@ async fn organization(app: &TestApp, name: &str) -> Shapes {
     let instrument = format!("only-{}", name.to_lowercase().replace(' ', "-"));
     let defined = app.post_json_as(&care.admin.token, "/v1/instruments", &custom_instrument(&instrument)).await;
     assert_eq!(defined.status(), 201);
+    // A subscription (a public address nothing answers at, from here) with one delivery.
+    let hook = json!({"url": "https://93.184.216.34/rapport-hook", "event_types": ["response.voided"]});
+    let hook: Value = app.post_json_as(&care.admin.token, "/v1/webhooks", &hook).await.json().await.unwrap();
+    let webhook_id = hook["id"].as_str().unwrap().to_owned();
+    let ping = app.post_json_as(&care.admin.token, &format!("/v1/webhooks/{webhook_id}/ping"), &json!({})).await;
+    assert_eq!(ping.status(), 202);
+    let listed: Value =
+        app.get_as(&care.admin.token, &format!("/v1/webhooks/{webhook_id}/deliveries")).await.json().await.unwrap();
     Shapes {
         response_id: response["id"].as_str().unwrap().to_owned(),
         signal_id: response["signals"][0]["id"].as_str().unwrap().to_owned(),
         instrument,
+        webhook_id,
+        delivery_id: listed["items"][0]["id"].as_str().unwrap().to_owned(),
         care,
     }
 }
@@ -80,6 +92,13 @@ async fn every_id_taking_route_answers_as_for_a_missing_id_across_organizations(
         with(Method::POST, same("/v1/signals/{}/resolve", &b.signal_id, Some(json!({})))),
         same("/v1/instruments/{}", &b.instrument, None),
         with(Method::PUT, same("/v1/instruments/{}/texts/en", &b.instrument, Some(json!({"items": {"energy": "x"}})))),
+        same("/v1/webhooks/{}", &b.webhook_id, None),
+        with(Method::PATCH, same("/v1/webhooks/{}", &b.webhook_id, Some(json!({"description": "x"})))),
+        with(Method::DELETE, same("/v1/webhooks/{}", &b.webhook_id, None)),
+        same("/v1/webhooks/{}/deliveries", &b.webhook_id, None),
+        with(Method::POST, same("/v1/webhooks/{}/ping", &b.webhook_id, None)),
+        with(Method::POST, same(&format!("/v1/webhooks/{{}}/deliveries/{}/retry", b.delivery_id), &b.webhook_id, None)),
+        with(Method::POST, same(&format!("/v1/webhooks/{}/deliveries/{{}}/retry", b.webhook_id), &b.delivery_id, None)),
         in_body(
             Method::POST,
             "/v1/episodes",
