@@ -328,14 +328,6 @@ pub(super) fn forget_client_events(
 }
 
 #[derive(QueryableByName)]
-struct ClaimedRow {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    attempts: i32,
-}
-
-#[derive(QueryableByName)]
 struct HeadRow {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
@@ -594,135 +586,22 @@ impl Database {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<Claimed>, DbError> {
-        self.run(move |conn| {
-            conn.transaction(|conn| {
-                let heads: Vec<HeadRow> = diesel::sql_query(
-                    "SELECT h.id FROM ( \
-                       SELECT DISTINCT ON (d.webhook_id) d.id, d.xact, d.next_attempt_at, d.claimed_until \
-                       FROM webhook_deliveries d \
-                       JOIN webhooks w ON w.organization_id = d.organization_id AND w.id = d.webhook_id \
-                       WHERE d.organization_id = $1 AND d.status = 'pending' AND w.active \
-                         AND ($3::uuid IS NULL OR d.webhook_id = $3) \
-                       ORDER BY d.webhook_id, d.xact, d.event_id \
-                     ) h \
-                     WHERE h.xact < pg_snapshot_xmin(pg_current_snapshot()) \
-                       AND h.next_attempt_at <= now() \
-                       AND (h.claimed_until IS NULL OR h.claimed_until < now()) \
-                     LIMIT $2",
-                )
-                .bind::<SqlUuid, _>(organization_id)
-                .bind::<Int8, _>(limit)
-                .bind::<Nullable<SqlUuid>, _>(only)
-                .load(conn)?;
-                if heads.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let head_ids: Vec<Uuid> = heads.into_iter().map(|h| h.id).collect();
-                let claimed: Vec<ClaimedRow> = diesel::sql_query(
-                    "UPDATE webhook_deliveries SET claimed_until = now() + make_interval(secs => $3), \
-                       attempts = attempts + 1 \
-                     WHERE organization_id = $1 AND id IN ( \
-                       SELECT id FROM webhook_deliveries \
-                       WHERE organization_id = $1 AND id = ANY($2) AND status = 'pending' \
-                         AND (claimed_until IS NULL OR claimed_until < now()) \
-                       FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, attempts",
-                )
-                .bind::<SqlUuid, _>(organization_id)
-                .bind::<Array<SqlUuid>, _>(&head_ids)
-                .bind::<Double, _>(lease.as_secs_f64())
-                .load(conn)?;
-                let ids: Vec<Uuid> = claimed.iter().map(|c| c.id).collect();
-                type Loaded = (
-                    Uuid,
-                    Uuid,
-                    Uuid,
-                    String,
-                    DateTime<Utc>,
-                    Value,
-                    String,
-                    String,
-                    Option<String>,
-                    Option<DateTime<Utc>>,
-                );
-                let loaded: Vec<Loaded> = webhook_deliveries::table
-                    .inner_join(
-                        webhook_events::table.on(webhook_events::organization_id
-                            .eq(webhook_deliveries::organization_id)
-                            .and(webhook_events::id.eq(webhook_deliveries::event_id))),
-                    )
-                    .inner_join(
-                        webhooks::table.on(webhooks::organization_id
-                            .eq(webhook_deliveries::organization_id)
-                            .and(webhooks::id.eq(webhook_deliveries::webhook_id))),
-                    )
-                    .filter(webhook_deliveries::organization_id.eq(organization_id))
-                    .filter(webhook_deliveries::id.eq_any(&ids))
-                    .select((
-                        webhook_deliveries::id,
-                        webhook_deliveries::webhook_id,
-                        webhook_deliveries::event_id,
-                        webhook_events::event_type,
-                        webhook_events::created_at,
-                        webhook_events::payload,
-                        webhooks::url,
-                        webhooks::secret,
-                        webhooks::previous_secret,
-                        webhooks::previous_secret_until,
-                    ))
-                    .load(conn)?;
-                let now = Utc::now();
-                Ok(loaded
-                    .into_iter()
-                    .map(
-                        |(
-                            delivery_id,
-                            webhook_id,
-                            event_id,
-                            event_type,
-                            created,
-                            payload,
-                            url,
-                            secret,
-                            previous,
-                            until,
-                        )| {
-                            let attempt = claimed.iter().find(|c| c.id == delivery_id).map_or(1, |c| c.attempts);
-                            let mut secrets = vec![secret];
-                            if let (Some(previous), Some(until)) = (previous, until) {
-                                if until > now {
-                                    secrets.push(previous);
-                                }
-                            }
-                            Claimed {
-                                organization_id,
-                                delivery_id,
-                                webhook_id,
-                                event_id,
-                                event_type,
-                                event_created_at: created,
-                                payload,
-                                url,
-                                secrets,
-                                attempt,
-                            }
-                        },
-                    )
-                    .collect())
-            })
-        })
-        .await
+        self.run(move |conn| conn.transaction(|conn| claim(conn, organization_id, only, limit, lease))).await
     }
 
     /// Records an attempt: delivered; or due again after `retry_after`; or, once the delivery
     /// is older than `budget`, failed, and its subscription disabled (audited).
+    ///
+    /// With `next_lease`, a delivered attempt also claims its subscription's next due delivery
+    /// in the same transaction (returned), so a busy subscription costs one commit per event.
     pub async fn finish_attempt(
         &self,
         claimed: Claimed,
         result: AttemptResult,
         retry_after: Duration,
         budget: Duration,
-    ) -> Result<DeliveryStatus, DbError> {
+        next_lease: Option<Duration>,
+    ) -> Result<(DeliveryStatus, Option<Claimed>), DbError> {
         self.run(move |conn| {
             conn.transaction(|conn| {
                 let org = claimed.organization_id;
@@ -747,7 +626,11 @@ impl Database {
                     .bind::<SqlUuid, _>(org)
                     .bind::<SqlUuid, _>(claimed.delivery_id)
                     .execute(conn)?;
-                    return Ok(DeliveryStatus::Delivered);
+                    let next = match next_lease {
+                        Some(lease) => claim(conn, org, Some(claimed.webhook_id), 1, lease)?.pop(),
+                        None => None,
+                    };
+                    return Ok((DeliveryStatus::Delivered, next));
                 }
                 #[derive(QueryableByName)]
                 struct Settled {
@@ -794,9 +677,102 @@ impl Database {
                         )?;
                     }
                 }
-                Ok(status)
+                Ok((status, None))
             })
         })
         .await
     }
+}
+
+#[derive(QueryableByName)]
+struct ClaimRow {
+    #[diesel(sql_type = SqlUuid)]
+    delivery_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    webhook_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    event_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    attempts: i32,
+    #[diesel(sql_type = Text)]
+    event_type: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    event_created_at: DateTime<Utc>,
+    #[diesel(sql_type = Jsonb)]
+    payload: Value,
+    #[diesel(sql_type = Text)]
+    url: String,
+    #[diesel(sql_type = Text)]
+    secret: String,
+    /// The previous secret while its grace period lasts.
+    #[diesel(sql_type = Nullable<Text>)]
+    previous_secret: Option<String>,
+}
+
+/// The claim itself (see [`Database::claim_deliveries`]), in the caller's transaction: the
+/// heads of the queues that are due and whose earlier transactions have all ended, then those
+/// of them no one else holds (`FOR UPDATE SKIP LOCKED`), leased and returned with what to send.
+fn claim(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    only: Option<Uuid>,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<Claimed>, DbError> {
+    let heads: Vec<HeadRow> = diesel::sql_query(
+        "SELECT h.id FROM ( \
+           SELECT DISTINCT ON (d.webhook_id) d.id, d.xact, d.next_attempt_at, d.claimed_until \
+           FROM webhook_deliveries d \
+           JOIN webhooks w ON w.organization_id = d.organization_id AND w.id = d.webhook_id \
+           WHERE d.organization_id = $1 AND d.status = 'pending' AND w.active \
+             AND ($3::uuid IS NULL OR d.webhook_id = $3) \
+           ORDER BY d.webhook_id, d.xact, d.event_id \
+         ) h \
+         WHERE h.xact < pg_snapshot_xmin(pg_current_snapshot()) \
+           AND h.next_attempt_at <= now() \
+           AND (h.claimed_until IS NULL OR h.claimed_until < now()) \
+         LIMIT $2",
+    )
+    .bind::<SqlUuid, _>(organization_id)
+    .bind::<Int8, _>(limit)
+    .bind::<Nullable<SqlUuid>, _>(only)
+    .load(conn)?;
+    if heads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head_ids: Vec<Uuid> = heads.into_iter().map(|h| h.id).collect();
+    let rows: Vec<ClaimRow> = diesel::sql_query(
+        "UPDATE webhook_deliveries d SET claimed_until = now() + make_interval(secs => $3), \
+           attempts = d.attempts + 1 \
+         FROM webhook_events e, webhooks w \
+         WHERE d.organization_id = $1 AND d.id IN ( \
+             SELECT id FROM webhook_deliveries \
+             WHERE organization_id = $1 AND id = ANY($2) AND status = 'pending' \
+               AND (claimed_until IS NULL OR claimed_until < now()) \
+             FOR UPDATE SKIP LOCKED) \
+           AND e.organization_id = d.organization_id AND e.id = d.event_id \
+           AND w.organization_id = d.organization_id AND w.id = d.webhook_id \
+         RETURNING d.id AS delivery_id, d.webhook_id, d.event_id, d.attempts, e.event_type, \
+           e.created_at AS event_created_at, e.payload, w.url, w.secret, \
+           CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret",
+    )
+    .bind::<SqlUuid, _>(organization_id)
+    .bind::<Array<SqlUuid>, _>(&head_ids)
+    .bind::<Double, _>(lease.as_secs_f64())
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Claimed {
+            organization_id,
+            delivery_id: row.delivery_id,
+            webhook_id: row.webhook_id,
+            event_id: row.event_id,
+            event_type: row.event_type,
+            event_created_at: row.event_created_at,
+            payload: row.payload,
+            url: row.url,
+            secrets: std::iter::once(row.secret).chain(row.previous_secret).collect(),
+            attempt: row.attempts,
+        })
+        .collect())
 }

@@ -66,7 +66,7 @@ fn lease(settings: DispatchSettings) -> Duration {
 }
 
 /// Sends `delivery`, then, while deliveries succeed, the next due one of the same subscription
-/// at once (its order kept: it is claimed only once this one is recorded), so a busy
+/// at once (claimed in the transaction that records this one, so the order is kept), so a busy
 /// subscription is not paced by the polling interval.
 async fn work_queue(
     database: Database,
@@ -79,16 +79,14 @@ async fn work_queue(
     while let Some(delivery) = next.take() {
         let result = send(&client, policy, &delivery).await;
         let retry_after = backoff(settings.first_retry, u32::try_from(delivery.attempt).unwrap_or(1), rand::random());
-        let (organization_id, webhook_id, delivery_id, attempt) =
-            (delivery.organization_id, delivery.webhook_id, delivery.delivery_id, delivery.attempt);
-        match database.finish_attempt(delivery, result, retry_after, settings.retry_budget).await {
-            Ok(DeliveryStatus::Delivered) => {
-                match database.claim_deliveries(organization_id, Some(webhook_id), 1, lease(settings)).await {
-                    Ok(mut claimed) => next = claimed.pop(),
-                    Err(error) => tracing::warn!(%error, "could not claim the next webhook delivery"),
-                }
+        let (delivery_id, attempt) = (delivery.delivery_id, delivery.attempt);
+        let finished =
+            database.finish_attempt(delivery, result, retry_after, settings.retry_budget, Some(lease(settings))).await;
+        match finished {
+            Ok((DeliveryStatus::Delivered, following)) => next = following,
+            Ok((status, _)) => {
+                tracing::debug!(%delivery_id, attempt, status = status.as_str(), "webhook attempt failed")
             }
-            Ok(status) => tracing::debug!(%delivery_id, attempt, status = status.as_str(), "webhook attempt failed"),
             Err(error) => tracing::warn!(%delivery_id, %error, "could not record a webhook attempt"),
         }
     }
