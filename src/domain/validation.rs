@@ -81,6 +81,21 @@ pub fn external_id(raw: &str, pointer: &str) -> Result<String, FieldError> {
     Ok(id)
 }
 
+/// A lowercase machine word, as the service writes them: a letter `a`–`z`, then up to
+/// `max_len - 1` of `a`–`z`, `0`–`9` and `extra`. The OpenAPI patterns of the filters that
+/// take one say the same (`^[a-z][a-z0-9<extra>]{0,max_len-1}$`).
+pub fn is_machine_word(text: &str, extra: &[char], max_len: usize) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && text.len() <= max_len
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
+}
+
+/// An instrument key such as `srs` or `phq9` (`^[a-z][a-z0-9_-]{0,63}$`).
+pub fn is_instrument_key(text: &str) -> bool {
+    is_machine_word(text, &['_', '-'], 64)
+}
+
 /// Collects the errors of several field parses: all of them are reported at once.
 #[derive(Debug, Default)]
 pub struct Errors(pub Vec<FieldError>);
@@ -98,6 +113,16 @@ impl Errors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_words_are_lowercase_ascii_from_a_letter() {
+        assert!(is_instrument_key("srs") && is_instrument_key("wai-sr_t2"));
+        for bad in ["", "SRS", "1srs", "srs\u{0}", "sr s", "é", &"a".repeat(65)] {
+            assert!(!is_instrument_key(bad), "{bad:?}");
+        }
+        assert!(is_machine_word("analytics.alliance.read", &['_', '.'], 100));
+        assert!(!is_machine_word("client-read", &['_', '.'], 100));
+    }
 
     #[test]
     fn plain_text_is_trimmed_bounded_and_free_of_control_characters() {

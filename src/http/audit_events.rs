@@ -62,7 +62,11 @@ pub enum OutcomeFilter {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     pub actor_id: Option<Uuid>,
+    /// e.g. `client.read`, `webhook.disable`.
+    #[param(pattern = r"^[a-z][a-z0-9_.]{0,99}$")]
     pub action: Option<String>,
+    /// e.g. `client`, `response`, `webhook`.
+    #[param(pattern = r"^[a-z][a-z0-9_]{0,63}$")]
     pub resource_type: Option<String>,
     pub resource_id: Option<Uuid>,
     pub outcome: Option<OutcomeFilter>,
@@ -97,6 +101,13 @@ pub async fn list_audit_events(
     user.require(&[Role::Admin])?;
     let query = query.into_inner();
     let page = page_request(query.limit, query.cursor.as_deref())?;
+    use crate::domain::validation::is_machine_word;
+    if query.action.as_deref().is_some_and(|action| !is_machine_word(action, &['_', '.'], 100)) {
+        return Err(ApiError::query("action", "must be an action such as `client.read`"));
+    }
+    if query.resource_type.as_deref().is_some_and(|kind| !is_machine_word(kind, &['_'], 64)) {
+        return Err(ApiError::query("resource_type", "must be a resource type such as `client`"));
+    }
     let filter = AuditFilter {
         actor_id: query.actor_id,
         action: query.action,

@@ -82,6 +82,8 @@ pub struct VoidRequest {
 pub struct ResponseQuery {
     pub client_id: Option<Uuid>,
     pub episode_id: Option<Uuid>,
+    /// An instrument key, e.g. `srs`.
+    #[param(pattern = r"^[a-z][a-z0-9_-]{0,63}$")]
     pub instrument: Option<String>,
     /// Inclusive lower bound on `administered_at`.
     pub from: Option<Timestamp>,
@@ -325,6 +327,9 @@ pub async fn list_responses(
     user.require(&READERS)?;
     let query = query.into_inner();
     let page = page_request(query.limit, query.cursor.as_deref())?;
+    if query.instrument.as_deref().is_some_and(|key| !crate::domain::validation::is_instrument_key(key)) {
+        return Err(ApiError::query("instrument", "must be an instrument key such as `srs`"));
+    }
     let filter = ResponseFilter {
         client_id: query.client_id,
         episode_id: query.episode_id,

@@ -108,6 +108,24 @@ async fn nul_bytes_in_queries_paths_and_bodies_are_refused_with_their_pointer() 
 }
 
 #[tokio::test]
+async fn filters_that_name_a_machine_word_refuse_anything_else_as_their_pattern_says() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Filter Words").await;
+    let admin = &care.admin.token;
+    for (path, parameter) in [
+        ("/v1/responses?instrument=SRS", "/instrument"),
+        ("/v1/responses?instrument=s%01rs", "/instrument"),
+        ("/v1/audit-events?action=client%20read", "/action"),
+        ("/v1/audit-events?resource_type=client.read", "/resource_type"),
+    ] {
+        assert_refused_at(app.get_as(admin, path).await, 400, "invalid_query", parameter, Some("query")).await;
+    }
+    for path in ["/v1/responses?instrument=phq9", "/v1/audit-events?action=client.read&resource_type=client"] {
+        assert_eq!(app.get_as(admin, path).await.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
 async fn dates_outside_the_documented_range_are_refused_with_their_pointer() {
     let app = spawn_app().await;
     let care = Care::new(&app, "Far Dates").await;
