@@ -179,6 +179,12 @@ impl Setup {
             .unwrap()
     }
 
+    /// `DELETE` as the admin; true on a 2xx.
+    pub async fn delete(&self, path: &str) -> bool {
+        let response = self.http.delete(format!("{}{path}", self.base)).bearer_auth(&self.admin_token).send().await;
+        response.is_ok_and(|r| r.status().is_success())
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> bool {
         let mut request = self.http.get(format!("{}{path}", self.base));
         if let Some(token) = token {

@@ -87,6 +87,18 @@ async fn receiver() -> (String, Arc<Mutex<Log>>) {
 
 pub async fn run(setup: &Setup, duration: Duration) -> Vec<(String, Measured, Option<(String, f64)>)> {
     let without = saturate(16, duration, |n| setup.submit_srs(n + 20_000_000)).await;
+    // The outbox alone: three subscriptions whose receiver is down, so the dispatcher only
+    // tries each queue's head now and then (back-off) while the events are written.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut down = Vec::new();
+    for n in 0..3 {
+        let body = json!({"url": format!("http://{closed}/{n}"), "event_types": ["response.created"]});
+        down.push(setup.post("/v1/webhooks", body).await["id"].as_str().unwrap().to_owned());
+    }
+    let outbox_only = saturate(16, duration, |n| setup.submit_srs(n + 40_000_000)).await;
+    for id in &down {
+        assert!(setup.delete(&format!("/v1/webhooks/{id}")).await, "unsubscribed");
+    }
     let (url, log) = receiver().await;
     for n in 0..3 {
         let body = json!({"url": format!("{url}/{n}"), "event_types": ["response.created"]});
@@ -127,6 +139,11 @@ pub async fn run(setup: &Setup, duration: Duration) -> Vec<(String, Measured, Op
         p99_ms: at(0.99),
     };
     vec![
+        (
+            "webhooks: POST /v1/responses, 3 subs, receiver down".into(),
+            outbox_only,
+            Some(("req/s with none".into(), without.rate)),
+        ),
         ("webhooks: POST /v1/responses, 3 subscriptions".into(), with, Some(("req/s with none".into(), without.rate))),
         (format!("webhooks: events delivered (lag ms; {} dup.)", duplicates), delivered, None),
     ]
