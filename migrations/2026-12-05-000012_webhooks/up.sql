@@ -57,8 +57,9 @@ CREATE TABLE webhook_deliveries (
     FOREIGN KEY (organization_id, event_id) REFERENCES webhook_events (organization_id, id) ON DELETE CASCADE,
     UNIQUE (organization_id, webhook_id, event_id)
 );
--- The head of each subscription's queue, and the due ones.
-CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (organization_id, webhook_id, xact, id) WHERE status = 'pending';
+-- The head of each subscription's queue: one index entry per subscription, however long the
+-- backlog.
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (organization_id, webhook_id, xact, event_id) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_listed ON webhook_deliveries (organization_id, webhook_id, id);
 
 CREATE TABLE webhook_attempts (

@@ -566,9 +566,15 @@ impl Database {
     /// The organizations with a delivery that may be due (the dispatcher's round).
     pub async fn organizations_with_due_deliveries(&self) -> Result<Vec<Uuid>, DbError> {
         self.run(|conn| {
+            // The head of each active subscription's queue decides: one index probe each.
             let rows: Vec<OrganizationRow> = diesel::sql_query(
-                "SELECT DISTINCT organization_id FROM webhook_deliveries \
-                 WHERE status = 'pending' AND next_attempt_at <= now()",
+                "SELECT DISTINCT w.organization_id FROM webhooks w \
+                 CROSS JOIN LATERAL ( \
+                   SELECT d.next_attempt_at FROM webhook_deliveries d \
+                   WHERE d.organization_id = w.organization_id AND d.webhook_id = w.id AND d.status = 'pending' \
+                   ORDER BY d.xact, d.event_id LIMIT 1 \
+                 ) h \
+                 WHERE w.active AND h.next_attempt_at <= now()",
             )
             .load(conn)?;
             Ok(rows.into_iter().map(|row| row.organization_id).collect())
@@ -719,16 +725,17 @@ fn claim(
     limit: i64,
     lease: Duration,
 ) -> Result<Vec<Claimed>, DbError> {
+    // One index probe per active subscription (webhook_deliveries_pending), however long the
+    // backlog.
     let heads: Vec<HeadRow> = diesel::sql_query(
-        "SELECT h.id FROM ( \
-           SELECT DISTINCT ON (d.webhook_id) d.id, d.xact, d.next_attempt_at, d.claimed_until \
-           FROM webhook_deliveries d \
-           JOIN webhooks w ON w.organization_id = d.organization_id AND w.id = d.webhook_id \
-           WHERE d.organization_id = $1 AND d.status = 'pending' AND w.active \
-             AND ($3::uuid IS NULL OR d.webhook_id = $3) \
-           ORDER BY d.webhook_id, d.xact, d.event_id \
+        "SELECT h.id FROM webhooks w \
+         CROSS JOIN LATERAL ( \
+           SELECT d.id, d.xact, d.next_attempt_at, d.claimed_until FROM webhook_deliveries d \
+           WHERE d.organization_id = w.organization_id AND d.webhook_id = w.id AND d.status = 'pending' \
+           ORDER BY d.xact, d.event_id LIMIT 1 \
          ) h \
-         WHERE h.xact < pg_snapshot_xmin(pg_current_snapshot()) \
+         WHERE w.organization_id = $1 AND w.active AND ($3::uuid IS NULL OR w.id = $3) \
+           AND h.xact < pg_snapshot_xmin(pg_current_snapshot()) \
            AND h.next_attempt_at <= now() \
            AND (h.claimed_until IS NULL OR h.claimed_until < now()) \
          LIMIT $2",

@@ -25,7 +25,7 @@ const LANDED: &[(&str, &str)] = &[
     ("2026-12-02-000009_administered_at_defaulted", "1f8f5ff5b5de74d0cb0063b6716c348cbab3d3482e0d1fe676a599c657b2b5c3"),
     ("2026-12-02-000010_fhir_and_smart", "840ecdc9aa03bb9ffcd0dcc13fe7ac6652580e74eaab1817a5178af3ae4e4be6"),
     ("2026-12-05-000011_client_creator", "cc6a2da0b940b679db7c5facd5085802013a17c46d29927154567e9fc47170f3"),
-    ("2026-12-05-000012_webhooks", "d0bc54570ab7563cf9151b8fea1dfc8de8544955f455e98c90b7cee504598563"),
+    ("2026-12-05-000012_webhooks", "7e6b49db94c93f8547530cb603587d1452b6289bc3eae2a154cfc687b3e84cb7"),
 ];
 
 #[test]
