@@ -38,10 +38,12 @@ use utoipa_actix_web::AppExt;
         (name = "analytics", description = "Ruptures and repairs, outcomes and expected response, insights"),
         (name = "audit", description = "The audit log"),
         (name = "webhooks", description = "Signed event deliveries (Standard Webhooks)"),
+        (name = "export", description = "Streams for pipelines: NDJSON, CSV, Parquet"),
     ),
     // Types that only query parameters name (utoipa does not collect those by itself).
     components(schemas(Problem, FieldError, OutcomeFilter, crate::domain::signals::SignalStatus,
-                       crate::domain::signals::SignalKind)),
+                       crate::domain::signals::SignalKind, crate::http::export::encoder::ExportFormat,
+                       crate::http::export::IdsParam)),
     modifiers(&BearerScheme)
 )]
 struct ApiDoc;

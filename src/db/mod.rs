@@ -16,6 +16,7 @@ pub mod audit;
 pub mod clients;
 pub mod episode_analytics;
 pub mod episodes;
+pub mod export;
 pub mod form_requests;
 pub mod insights;
 pub mod instruments;

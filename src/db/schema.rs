@@ -439,7 +439,54 @@ diesel::table! {
     }
 }
 
+// The export tables. `responses.change_xact` (xid8) is left out: only raw SQL in db::export
+// reads it.
+diesel::table! {
+    organization_keys (organization_id) {
+        organization_id -> Uuid,
+        pseudonym_key -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    bulk_exports (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        requested_by -> Uuid,
+        requester_role -> Text,
+        level -> Text,
+        resource_types -> Array<Text>,
+        since -> Nullable<Timestamptz>,
+        request_url -> Text,
+        status -> Text,
+        progress -> Nullable<Text>,
+        error -> Nullable<Text>,
+        transaction_time -> Nullable<Timestamptz>,
+        claimed_until -> Nullable<Timestamptz>,
+        attempts -> Int4,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    bulk_export_files (organization_id, id) {
+        organization_id -> Uuid,
+        export_id -> Uuid,
+        id -> Uuid,
+        resource_type -> Text,
+        part -> Int4,
+        resources -> Int4,
+        content -> Bytea,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    organization_keys,
+    bulk_exports,
+    bulk_export_files,
     webhook_attempts,
     webhook_deliveries,
     webhook_events,

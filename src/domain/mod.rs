@@ -10,6 +10,7 @@
 pub mod analytics;
 pub mod clients;
 pub mod episodes;
+pub mod export;
 pub mod instruments;
 pub mod network;
 pub mod people;

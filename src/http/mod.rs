@@ -12,6 +12,7 @@ pub mod clients;
 pub mod drain;
 pub mod episode_analytics;
 pub mod episodes;
+pub mod export;
 pub mod extract;
 pub mod fallback;
 pub mod fhir;
@@ -89,6 +90,7 @@ pub fn api_routes(config: &mut ServiceConfig) {
         .service(settings::get_settings)
         .service(settings::put_settings)
         .service(audit_events::list_audit_events)
+        .service(export::export_responses)
         .service(webhooks::create_webhook)
         .service(webhooks::list_webhooks)
         .service(webhooks::get_webhook)

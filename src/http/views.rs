@@ -113,20 +113,6 @@ pub struct ResponseView {
     pub created_at: DateTime<Utc>,
 }
 
-fn answers_view(definition: &InstrumentDefinition, stored: &Value) -> Value {
-    let Some(stored) = stored.as_object() else { return Value::Object(Map::new()) };
-    let mut view = Map::new();
-    for (item, units) in stored {
-        let units = units.as_i64().unwrap_or_default();
-        let value = match definition.item(item).map(|i| i.answer.scale()) {
-            Some(10) => serde_json::Number::from_f64(units as f64 / 10.0).map_or(Value::Null, Value::Number),
-            _ => Value::from(units),
-        };
-        view.insert(item.clone(), value);
-    }
-    Value::Object(view)
-}
-
 impl From<StoredResponse> for ResponseView {
     fn from(stored: StoredResponse) -> Self {
         let row = stored.row;
@@ -142,7 +128,7 @@ impl From<StoredResponse> for ResponseView {
             rater: stored.rater,
             administered_at: row.administered_at,
             administered_at_defaulted: row.administered_at_defaulted,
-            answers: answers_view(&stored.definition, &row.answers),
+            answers: crate::domain::instruments::answers::answer_values(&stored.definition, &row.answers),
             comment: row.comment,
             scores: ScoresView {
                 total: round2(scores.total),

@@ -14,6 +14,7 @@ mod cli;
 mod clients;
 mod edges;
 mod errors;
+mod export;
 mod feedback;
 mod fhir;
 mod fhir_smart;

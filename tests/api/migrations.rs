@@ -26,6 +26,7 @@ const LANDED: &[(&str, &str)] = &[
     ("2026-12-02-000010_fhir_and_smart", "840ecdc9aa03bb9ffcd0dcc13fe7ac6652580e74eaab1817a5178af3ae4e4be6"),
     ("2026-12-05-000011_client_creator", "cc6a2da0b940b679db7c5facd5085802013a17c46d29927154567e9fc47170f3"),
     ("2026-12-05-000012_webhooks", "7e6b49db94c93f8547530cb603587d1452b6289bc3eae2a154cfc687b3e84cb7"),
+    ("2026-12-05-000013_export", "6cd4345952745ad4beace87dd6efe5ba400269d2d22b5e554681144a44e249f5"),
 ];
 
 #[test]

@@ -52,6 +52,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/v1/episodes/{id}/outcomes", [200, 200, 200, 200, 403, 403]),
     ("GET", "/v1/clinicians/{id}/insights", [200, 200, 200, 403, 403, 403]),
     ("GET", "/v1/analytics/alliance", [200, 200, 403, 403, 200, 403]),
+    ("GET", "/v1/export/responses", [200, 403, 403, 403, 200, 403]),
     ("POST", "/v1/webhooks", [201, 403, 403, 403, 403, 403]),
     ("GET", "/v1/webhooks", [200, 403, 403, 403, 403, 403]),
     ("GET", "/v1/webhooks/{id}", [200, 403, 403, 403, 403, 403]),

@@ -246,9 +246,16 @@ impl Database {
                 if current.row.voided_at.is_some() {
                     return Ok(None);
                 }
-                diesel::update(responses::table.find((actor.organization_id, id)))
-                    .set((responses::voided_at.eq(diesel::dsl::now), responses::void_reason.eq(&reason)))
-                    .execute(conn)?;
+                // A void is a change exports must carry again: it moves the row past every
+                // export cursor handed out so far (migration 000013).
+                diesel::sql_query(
+                    "UPDATE responses SET voided_at = now(), void_reason = $3, change_xact = pg_current_xact_id() \
+                     WHERE organization_id = $1 AND id = $2",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(actor.organization_id)
+                .bind::<diesel::sql_types::Uuid, _>(id)
+                .bind::<diesel::sql_types::Text, _>(&reason)
+                .execute(conn)?;
                 actor.record(conn, "response.void", "response", Some(id), serde_json::json!({}))?;
                 let voided = find_visible(conn, &actor, id)?;
                 super::webhooks::emit_response_voided(conn, actor.organization_id, &voided)?;

@@ -122,6 +122,23 @@ impl Answers {
     }
 }
 
+/// Stored answers (item → integer units) as callers wrote them: a 0–10 line's tenths back to
+/// decimals, whole-number items as they are.
+pub fn answer_values(definition: &InstrumentDefinition, stored: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let Some(stored) = stored.as_object() else { return Value::Object(serde_json::Map::new()) };
+    let mut values = serde_json::Map::new();
+    for (item, units) in stored {
+        let units = units.as_i64().unwrap_or_default();
+        let value = match definition.item(item).map(|i| i.answer.scale()) {
+            Some(10) => serde_json::Number::from_f64(units as f64 / 10.0).map_or(Value::Null, Value::Number),
+            _ => Value::from(units),
+        };
+        values.insert(item.clone(), value);
+    }
+    Value::Object(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
