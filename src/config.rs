@@ -50,6 +50,7 @@ pub struct Settings {
     /// `http` and reach loopback addresses. Off, only `https` to public addresses is called.
     pub allow_loopback_targets: bool,
     pub webhooks: crate::jobs::webhooks::DispatchSettings,
+    pub bulk_exports: crate::http::fhir::bulk::worker::BulkSettings,
     pub tokens: TokenSettings,
 }
 
@@ -152,15 +153,10 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(parse_number(&get, "RAPPORT_SHUTDOWN_TIMEOUT_SECS", 30, 0..=600)?),
             http_workers: parse_number(&get, "RAPPORT_HTTP_WORKERS", 0, 0..=256)? as usize,
             public_url: get("RAPPORT_PUBLIC_URL").map(|url| parse_public_url(&url)).transpose()?,
-            allow_loopback_targets: match get("RAPPORT_ALLOW_LOOPBACK_TARGETS").as_deref().map(str::trim) {
-                None | Some("false") => false,
-                Some("true") => true,
-                Some(other) => {
-                    return Err(ConfigError {
-                        variable: "RAPPORT_ALLOW_LOOPBACK_TARGETS",
-                        reason: format!("`{other}` is neither true nor false"),
-                    });
-                }
+            allow_loopback_targets: parse_flag(&get, "RAPPORT_ALLOW_LOOPBACK_TARGETS", false)?,
+            bulk_exports: crate::http::fhir::bulk::worker::BulkSettings {
+                ttl: Duration::from_secs(parse_number(&get, "RAPPORT_BULK_EXPORT_TTL_SECS", 3_600, 60..=604_800)?),
+                run_jobs: parse_flag(&get, "RAPPORT_BULK_EXPORT_JOBS", true)?,
             },
             webhooks: crate::jobs::webhooks::DispatchSettings {
                 attempt_timeout: Duration::from_millis(parse_number(
@@ -310,5 +306,19 @@ mod tests {
         for bad in ["rapport.example", "ftp://rapport.example", "https://rapport.example/?x=1"] {
             assert_eq!(settings(&[("RAPPORT_PUBLIC_URL", bad)]).unwrap_err().variable, "RAPPORT_PUBLIC_URL", "{bad}");
         }
+    }
+}
+
+/// A `true`/`false` setting.
+fn parse_flag(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(variable).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ConfigError { variable, reason: format!("`{other}` is neither true nor false") }),
     }
 }

@@ -201,6 +201,7 @@ impl Application {
         crate::jobs::retention::spawn(database.clone());
         let outbound = crate::outbound::TargetPolicy { allow_loopback: settings.allow_loopback_targets };
         crate::jobs::webhooks::spawn(database.clone(), outbound, settings.webhooks);
+        crate::http::fhir::bulk::worker::spawn(database.clone(), settings.bulk_exports);
         let secret = jwt_secret(settings)?;
         let keys = web::Data::new(TokenKeys::from_settings(&settings.tokens, &secret)?);
         let limits = web::Data::new(TokenRateLimits::new(&settings.tokens));

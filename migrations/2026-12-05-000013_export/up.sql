@@ -26,7 +26,7 @@ CREATE TABLE bulk_exports (
     resource_types   text[] NOT NULL CHECK (cardinality(resource_types) BETWEEN 1 AND 3),
     since            timestamptz,
     request_url      text NOT NULL CHECK (char_length(request_url) <= 4096),
-    status           text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+    status           text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'completed', 'failed')),
     progress         text CHECK (char_length(progress) <= 100),
     error            text CHECK (char_length(error) <= 500),
     -- The instant the export's data reflects (the Bulk Data manifest's `transactionTime`).

@@ -41,6 +41,9 @@ pub struct ClientChanges {
 pub struct ClientFilter {
     pub external_id: Option<String>,
     pub age_group: Option<AgeGroup>,
+    /// Bounds on when the client last changed, `[from, to)` (Bulk Data `_since`).
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
 }
 
 type BoxedClients<'a> = clients::BoxedQuery<'a, Pg>;
@@ -154,6 +157,12 @@ impl Database {
                 if let Some(age_group) = filter.age_group {
                     query = query.filter(clients::age_group.eq(age_group.as_str()));
                 }
+                if let Some(from) = filter.updated_from {
+                    query = query.filter(clients::updated_at.ge(from));
+                }
+                if let Some(to) = filter.updated_to {
+                    query = query.filter(clients::updated_at.lt(to));
+                }
                 let page = Page::from_rows(query.load(conn)?, page.limit, |row: &ClientRow| row.id);
                 let ids: Vec<Uuid> = page.items.iter().map(|row| row.id).collect();
                 actor.record(conn, "client.list", "client", None, serde_json::json!({ "client_ids": ids }))?;
@@ -220,6 +229,8 @@ impl Database {
                 let forgotten = super::responses::forget_answers(conn, actor.organization_id, &response_ids)?;
                 // Events not yet delivered (or kept as delivery history) repeat its ids and scores.
                 super::webhooks::forget_client_events(conn, actor.organization_id, id)?;
+                // Bulk Data files may hold the client; none is kept past an erasure.
+                super::bulk_exports::forget_outputs(conn, actor.organization_id)?;
                 diesel::delete(clients::table.find((actor.organization_id, id))).execute(conn)?;
                 actor.record(
                     conn,

@@ -13,6 +13,7 @@
 
 pub mod alliance_rollup;
 pub mod audit;
+pub mod bulk_exports;
 pub mod clients;
 pub mod episode_analytics;
 pub mod episodes;

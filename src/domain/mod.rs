@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 pub mod analytics;
+pub mod bulk_export;
 pub mod clients;
 pub mod episodes;
 pub mod export;

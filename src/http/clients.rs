@@ -204,7 +204,7 @@ pub async fn list_clients(
                 errors: vec![crate::error::FieldError::query("external_id", error.detail)],
             },
         )?;
-    let filter = ClientFilter { external_id: external, age_group: query.age_group };
+    let filter = ClientFilter { external_id: external, age_group: query.age_group, ..ClientFilter::default() };
     let rows = database.list_clients(user.actor(), filter, page).await?;
     Ok(web::Json(Paged::from_page(rows, ClientView::from)))
 }

@@ -222,6 +222,13 @@ pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
     start_app(database, &[]).await
 }
 
+/// Another process of the same service on `first`'s database (a restart, or a replica).
+pub async fn spawn_app_beside(first: &TestApp, extra: &[(&str, &str)]) -> TestApp {
+    // Both values drop the same database; dropping it twice is harmless.
+    let shared = TestDatabase { name: first.database.name.clone(), url: first.database.url.clone() };
+    start_app(shared, extra).await
+}
+
 async fn start_app(database: TestDatabase, extra: &[(&str, &str)]) -> TestApp {
     let settings = test_settings(&database.url, extra);
     let application = Application::build(&settings, &database.url).await.expect("the application builds");

@@ -17,6 +17,7 @@ mod errors;
 mod export;
 mod feedback;
 mod fhir;
+mod fhir_bulk;
 mod fhir_smart;
 mod fhir_validator;
 mod fixtures;

@@ -10,6 +10,7 @@
 //! (see [`outcome`]). These routes are described by the CapabilityStatement, not the OpenAPI
 //! document.
 
+pub mod bulk;
 pub mod capability;
 pub mod incoming;
 pub mod observation;
@@ -74,7 +75,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
             )
             .service(web::resource("/QuestionnaireResponse/{id}").route(web::get().to(questionnaire_response::read)))
             .service(web::resource("/Observation").route(web::get().to(observation::search)))
-            .service(web::resource("/Observation/{id}").route(web::get().to(observation::read))),
+            .service(web::resource("/Observation/{id}").route(web::get().to(observation::read)))
+            .service(web::resource("/$export").route(web::get().to(bulk::kick_off_system)))
+            .service(web::resource("/Patient/$export").route(web::get().to(bulk::kick_off_patient)))
+            .service(
+                web::resource("/bulk/{id}").route(web::get().to(bulk::status)).route(web::delete().to(bulk::cancel)),
+            )
+            .service(web::resource("/bulk/{id}/files/{file_id}").route(web::get().to(bulk::file))),
     );
 }
 
@@ -118,6 +125,13 @@ async fn negotiate(
     let format = form_urlencoded::parse(request.query_string().as_bytes())
         .find(|(name, _)| name == "_format")
         .map(|(_, value)| value.into_owned());
+    // Bulk Data output files are NDJSON, and clients ask for them as such.
+    let ndjson = |media: &str| {
+        let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        matches!(essence.as_str(), "application/fhir+ndjson" | "application/ndjson")
+    };
+    let is_file = request.path().contains("/bulk/") && request.path().contains("/files/");
+    let json = |media: &str| json(media) || (is_file && ndjson(media));
     let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let refused = match (format, accept) {
         (Some(format), _) => !json(&format),

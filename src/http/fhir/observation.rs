@@ -90,7 +90,7 @@ fn quantity(value: f64) -> Value {
 }
 
 /// The Observations of a response, optionally only those with a code in `codes`.
-fn observations(stored: &StoredResponse, codes: Option<&[(Option<String>, String)]>) -> Vec<(String, Value)> {
+pub fn observations(stored: &StoredResponse, codes: Option<&[(Option<String>, String)]>) -> Vec<(String, Value)> {
     let row = &stored.row;
     let instant = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     scores_of(&stored.definition)
