@@ -185,6 +185,18 @@ impl Setup {
         response.is_ok_and(|r| r.status().is_success())
     }
 
+    /// Downloads `path` as the admin, chunk by chunk; returns the bytes received.
+    pub async fn download(&self, path: &str) -> u64 {
+        let mut response =
+            self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.admin_token).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        let mut bytes = 0u64;
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            bytes += chunk.len() as u64;
+        }
+        bytes
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> bool {
         let mut request = self.http.get(format!("{}{path}", self.base));
         if let Some(token) = token {

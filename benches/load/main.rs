@@ -1,5 +1,5 @@
 //! The load benchmark (README.md, "Benchmarks"): `cargo bench --bench load -- [scenario …] [--seconds N]`.
-//! Scenarios: `token`, `analytics`, `ingest`, `fhir`, `webhooks`.
+//! Scenarios: `token`, `analytics`, `ingest`, `fhir`, `webhooks`, `export`.
 //!
 //! Starts a throw-away PostgreSQL (embedded cluster, or a database on `DATABASE_URL`), runs the
 //! release `rapport` binary against it on a free port, and measures each scenario with a
@@ -8,6 +8,7 @@
 
 mod analytics;
 mod client;
+mod export;
 mod seed;
 mod server;
 mod webhooks;
@@ -92,6 +93,29 @@ fn main() {
                 measured: grant,
                 baseline: None,
             });
+        }
+        if runs("export") {
+            let responses = args
+                .iter()
+                .position(|a| a == "--responses")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1_000_000);
+            let results = export::run(&server, &setup, responses).await;
+            let copy_rate = results.iter().find(|r| r.label.starts_with("COPY")).map(|r| r.rows as f64 / r.seconds);
+            for result in &results {
+                let rate = result.rows as f64 / result.seconds;
+                println!(
+                    "export | {:<45} | {:>9} rows | {:>7.2} s | {:>9.0} rows/s | {:>6.1} MB | ratio to COPY {} | peak RSS {}",
+                    result.label,
+                    result.rows,
+                    result.seconds,
+                    rate,
+                    result.bytes as f64 / 1e6,
+                    copy_rate.map_or("n/a".into(), |copy| format!("{:.2}", rate / copy)),
+                    if result.peak_rss_kib > 0 { format!("{} MB", result.peak_rss_kib / 1024) } else { "—".into() },
+                );
+            }
         }
         if runs("webhooks") {
             for (scenario, measured, baseline) in webhooks::run(&setup, duration).await {

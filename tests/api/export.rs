@@ -1,5 +1,5 @@
 //! `GET /v1/export/responses`: each format is read back by a reader this project did not write
-//! (the `csv` and `parquet` crates; `.ci/export-peer` adds DuckDB) and gives the counts and mean
+//! (the `csv` and `parquet` crates from crates.io) and gives the counts and mean
 //! totals of `GET /v1/analytics/alliance`; a resumed export returns exactly what changed since
 //! its cursor; analysts see no real id.
 

@@ -99,8 +99,10 @@ async fn discovery_describes_exactly_what_is_implemented() {
         .unwrap()
         .iter()
         .map(|r| {
-            let interactions =
-                r["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
+            let interactions = r["interaction"]
+                .as_array()
+                .map(|all| all.iter().map(|i| i["code"].as_str().unwrap()).collect())
+                .unwrap_or_default();
             (r["type"].as_str().unwrap(), interactions)
         })
         .collect();
@@ -110,8 +112,12 @@ async fn discovery_describes_exactly_what_is_implemented() {
             ("Questionnaire", vec!["read", "search-type"]),
             ("QuestionnaireResponse", vec!["read", "search-type", "create"]),
             ("Observation", vec!["read", "search-type"]),
+            ("Patient", vec![]),
         ]
     );
+    // Bulk Data: the system-level and the Patient-level `$export`.
+    assert_eq!(statement["rest"][0]["operation"][0]["name"], "export");
+    assert_eq!(statement["rest"][0]["resource"][3]["operation"][0]["name"], "export");
     let token_url = &statement["rest"][0]["security"]["extension"][0]["extension"][0]["valueUri"];
     assert_eq!(token_url, &json!(app.url("/v1/auth/token")));
 

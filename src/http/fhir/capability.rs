@@ -66,6 +66,7 @@ pub fn capability_statement(base: &str) -> Value {
         "software": { "name": "Rapport", "version": env!("CARGO_PKG_VERSION") },
         "implementation": { "description": "Rapport therapeutic-alliance service", "url": base },
         "fhirVersion": FHIR_VERSION,
+        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
@@ -106,8 +107,22 @@ pub fn capability_statement(base: &str) -> Value {
                     observation::PARAMETERS,
                     json!({}),
                 ),
+                json!({
+                    "type": "Patient",
+                    "documentation": "Clients, through Bulk Data export only.",
+                    "operation": [{
+                        "name": "export",
+                        "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
+                    }]
+                }),
             ],
-            "interaction": [{ "code": "transaction", "documentation": "QuestionnaireResponse creates, all or nothing" }]
+            "interaction": [{ "code": "transaction", "documentation": "QuestionnaireResponse creates, all or nothing" }],
+            "operation": [{
+                "name": "export",
+                "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+                "documentation": "FHIR Bulk Data: Patient, QuestionnaireResponse and Observation as NDJSON \
+                                  (Prefer: respond-async; _type, _since). Admins and integrations."
+            }]
         }]
     })
 }
