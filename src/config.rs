@@ -239,6 +239,20 @@ fn parse_number(
     }
 }
 
+/// A `true`/`false` setting.
+fn parse_flag(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(variable).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ConfigError { variable, reason: format!("`{other}` is neither true nor false") }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,19 +320,5 @@ mod tests {
         for bad in ["rapport.example", "ftp://rapport.example", "https://rapport.example/?x=1"] {
             assert_eq!(settings(&[("RAPPORT_PUBLIC_URL", bad)]).unwrap_err().variable, "RAPPORT_PUBLIC_URL", "{bad}");
         }
-    }
-}
-
-/// A `true`/`false` setting.
-fn parse_flag(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match get(variable).as_deref().map(str::trim) {
-        None => Ok(default),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(other) => Err(ConfigError { variable, reason: format!("`{other}` is neither true nor false") }),
     }
 }

@@ -25,7 +25,8 @@ const BATCH: i64 = 1000;
 /// What an export hands its writer, in order: the cursor that resumes after the whole export
 /// (known before the first row), batches of rows, then the end.
 pub enum ExportEvent {
-    Start(ExportCursor),
+    /// The cursor, as the caller should pass it back.
+    Start(String),
     Rows(Vec<ExportRow>),
     End,
 }
@@ -101,13 +102,19 @@ impl Database {
             })?;
             let mut definitions: BTreeMap<Uuid, (i32, InstrumentDefinition)> = BTreeMap::new();
             conn.build_transaction().repeatable_read().read_only().run(|conn| {
+                // The reader sets the pace: between two batches the transaction waits while the
+                // body drains, longer than the pool's usual idle-in-transaction limit allows.
+                diesel::sql_query("SET LOCAL idle_in_transaction_session_timeout = '300s'").execute(conn)?;
                 let xmin: Xmin = diesel::sql_query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin")
                     .get_result(conn)?;
                 let end = xmin.xmin.parse::<u64>().map_err(|_| DbError::Corrupt("snapshot xmin".into()))?;
-                if !write(ExportEvent::Start(ExportCursor::below(end))) {
+                let mut cursor = request.since.map_or(ExportCursor::START, |since| namer.open(since));
+                // A cursor this service handed out never lies above the current xmin; one that
+                // does (a restored database) is handed back rather than moved backwards.
+                let next = if cursor.xact > end { cursor } else { ExportCursor::below(end) };
+                if !write(ExportEvent::Start(namer.cursor(next))) {
                     return Ok(0);
                 }
-                let mut cursor = request.since.map_or(ExportCursor::START, |since| namer.open(since));
                 let mut written = 0_u64;
                 loop {
                     let batch = read_batch(conn, actor.organization_id, cursor, end)?;
@@ -232,5 +239,5 @@ fn pseudonym_key(conn: &mut PgConnection, organization_id: Uuid) -> Result<Pseud
         .select(organization_keys::pseudonym_key)
         .first(conn)?;
     let key: [u8; 32] = key.try_into().map_err(|_| DbError::Corrupt("organization_keys.pseudonym_key".into()))?;
-    Ok(PseudonymKey(key))
+    Ok(PseudonymKey::new(key))
 }

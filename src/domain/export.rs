@@ -107,13 +107,20 @@ impl IdKind {
 }
 
 /// The organization's pseudonym key (32 random bytes, kept in the database).
-pub struct PseudonymKey(pub [u8; 32]);
+pub struct PseudonymKey {
+    /// HMAC-SHA256 already keyed: each use clones it instead of hashing the key again.
+    keyed: Hmac<Sha256>,
+}
 
 impl PseudonymKey {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { keyed: Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length") }
+    }
+
     /// `prefix` + the first 128 bits of HMAC-SHA256(key, prefix ‖ id), in hex. Stable for the
     /// organization, not reversible without its key, and unlinkable across organizations.
     pub fn pseudonym(&self, kind: IdKind, id: Uuid) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(kind.prefix().as_bytes());
         mac.update(id.as_bytes());
         let digest = mac.finalize().into_bytes();
@@ -124,7 +131,7 @@ impl PseudonymKey {
 impl PseudonymKey {
     /// One round function of the cursor cipher: HMAC-SHA256 as a pseudorandom function.
     fn round(&self, round: u8, half: u64) -> u64 {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(b"cursor");
         mac.update(&[round]);
         mac.update(&half.to_be_bytes());
@@ -237,7 +244,7 @@ mod tests {
     fn a_cursor_survives_its_round_trip_and_orders_after_the_start() {
         let cursor = ExportCursor { xact: 7_312, after: Uuid::from_u128(0xabc) };
         for mode in [IdMode::Real, IdMode::Pseudonymous] {
-            let namer = Namer { mode, key: PseudonymKey([3; 32]) };
+            let namer = Namer { mode, key: PseudonymKey::new([3; 32]) };
             for position in [cursor, ExportCursor::START, ExportCursor::below(99)] {
                 let text = namer.cursor(position);
                 assert_eq!(namer.open(ExportCursor::parse(&text).unwrap()), position, "{text}");
@@ -268,20 +275,20 @@ mod tests {
     fn a_sealed_cursor_hides_its_row_id_and_only_its_key_opens_it() {
         let id = Uuid::from_u128(0x0192_3456_789a_7bcd_8ef0_1234_5678_9abc);
         let cursor = ExportCursor { xact: 5, after: id };
-        let namer = Namer { mode: IdMode::Pseudonymous, key: PseudonymKey([1; 32]) };
+        let namer = Namer { mode: IdMode::Pseudonymous, key: PseudonymKey::new([1; 32]) };
         let text = namer.cursor(cursor);
         assert!(text.starts_with("5.s") && !text.contains(&id.simple().to_string()), "{text}");
         let parsed = ExportCursor::parse(&text).unwrap();
         assert!(parsed.is_sealed());
-        let stranger = Namer { mode: IdMode::Pseudonymous, key: PseudonymKey([2; 32]) };
+        let stranger = Namer { mode: IdMode::Pseudonymous, key: PseudonymKey::new([2; 32]) };
         assert_ne!(stranger.open(parsed), cursor);
         assert_eq!(namer.open(parsed), cursor);
     }
 
     #[test]
     fn pseudonyms_are_stable_keyed_and_separate_per_kind() {
-        let key = PseudonymKey([7; 32]);
-        let other = PseudonymKey([8; 32]);
+        let key = PseudonymKey::new([7; 32]);
+        let other = PseudonymKey::new([8; 32]);
         let id = Uuid::from_u128(42);
         let client = key.pseudonym(IdKind::Client, id);
         assert_eq!(client, key.pseudonym(IdKind::Client, id));

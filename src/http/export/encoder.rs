@@ -4,7 +4,7 @@
 
 use super::columns::COLUMNS;
 use super::parquet::ParquetEncoder;
-use crate::domain::export::{ExportCursor, ExportRow};
+use crate::domain::export::ExportRow;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -66,7 +66,7 @@ impl Encoder {
         }
     }
 
-    pub fn begin(&mut self, next: ExportCursor) -> Result<Vec<u8>, EncodeError> {
+    pub fn begin(&mut self, next: &str) -> Result<Vec<u8>, EncodeError> {
         match self {
             Encoder::Ndjson => Ok(Vec::new()),
             Encoder::Csv => csv_records(std::iter::once(COLUMNS.iter().map(|c| c.name.to_owned()).collect())),

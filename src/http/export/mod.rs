@@ -138,10 +138,11 @@ fn chunk_writer(
         let encoded = match event {
             ExportEvent::Start(next) => {
                 let Some(started) = started.take() else { return false };
-                if started.send(next.encode()).is_err() {
+                let begun = encoder.begin(&next);
+                if started.send(next).is_err() {
                     return false;
                 }
-                encoder.begin(next)
+                begun
             }
             ExportEvent::Rows(rows) => encoder.rows(rows),
             ExportEvent::End => encoder.finish(),

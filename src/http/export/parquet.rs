@@ -4,7 +4,7 @@
 
 use super::columns::{COLUMNS, Cell};
 use super::encoder::EncodeError;
-use crate::domain::export::{ExportCursor, ExportRow};
+use crate::domain::export::ExportRow;
 use parquet::basic::Compression;
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::metadata::KeyValue;
@@ -33,12 +33,12 @@ fn message_type() -> String {
 }
 
 impl ParquetEncoder {
-    pub fn begin(&mut self, next: ExportCursor) -> Result<Vec<u8>, EncodeError> {
+    pub fn begin(&mut self, next: &str) -> Result<Vec<u8>, EncodeError> {
         let schema = Arc::new(parse_message_type(&message_type())?);
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_created_by(concat!("rapport ", env!("CARGO_PKG_VERSION")).to_owned())
-            .set_key_value_metadata(Some(vec![KeyValue::new(NEXT_CURSOR_KEY.to_owned(), next.encode())]))
+            .set_key_value_metadata(Some(vec![KeyValue::new(NEXT_CURSOR_KEY.to_owned(), next.to_owned())]))
             .build();
         let mut writer = SerializedFileWriter::new(Vec::new(), schema, Arc::new(properties))?;
         let bytes = drain(&mut writer)?;
