@@ -33,6 +33,13 @@ fn main() {
         .unwrap_or(10u64);
     let wanted: Vec<&str> =
         args.iter().map(String::as_str).filter(|a| !a.starts_with("--") && a.parse::<u64>().is_err()).collect();
+    // Responses to seed for the analytics and export scenarios.
+    let responses: usize = args
+        .iter()
+        .position(|a| a == "--responses")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let runs = |name: &str| wanted.is_empty() || wanted.contains(&"all") || wanted.contains(&name);
     let duration = Duration::from_secs(seconds);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -53,12 +60,6 @@ fn main() {
             });
         }
         if runs("analytics") {
-            let responses = args
-                .iter()
-                .position(|a| a == "--responses")
-                .and_then(|i| args.get(i + 1))
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(1_000_000);
             for (scenario, measured, baseline) in analytics::run(&server, &setup, responses, duration, &ceiling).await {
                 rows.push(Row { scenario, measured, baseline });
             }
@@ -95,12 +96,6 @@ fn main() {
             });
         }
         if runs("export") {
-            let responses = args
-                .iter()
-                .position(|a| a == "--responses")
-                .and_then(|i| args.get(i + 1))
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(1_000_000);
             let results = export::run(&server, &setup, responses).await;
             let copy_rate = results.iter().find(|r| r.label.starts_with("COPY")).map(|r| r.rows as f64 / r.seconds);
             for result in &results {
