@@ -20,6 +20,7 @@ pub mod scopes;
 pub mod settings;
 pub mod signals;
 pub mod time;
+pub mod transcript;
 pub mod validation;
 pub mod webhooks;
 

@@ -154,6 +154,9 @@ pub struct OrganizationSettings {
     #[serde(default)]
     #[schema(max_items = 20, inline, value_type = Vec<AttributeName>)]
     pub declared_attributes: Vec<String>,
+    /// Transcript analysis: retention, parameters, area-for-growth thresholds, own lexicon.
+    #[serde(default)]
+    pub transcripts: super::transcript::TranscriptSettings,
 }
 
 impl Default for OrganizationSettings {
@@ -233,6 +236,7 @@ impl OrganizationSettings {
                 errors.push(FieldError::new(format!("/declared_attributes/{index}"), "1–64 of a-z, 0-9 and _"));
             }
         }
+        self.transcripts.validate(&mut errors);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 }

@@ -14,6 +14,9 @@ pub enum Location {
     Query,
     /// The path parameters, read as an object of parameter name → value (`/id`).
     Path,
+    /// A line of a text body that is not JSON (a WebVTT transcript): the pointer is `/<line>`,
+    /// counted from 1.
+    Line,
 }
 
 impl Location {
@@ -29,7 +32,7 @@ pub struct FieldError {
     /// or path parameters (`/from`).
     pub pointer: String,
     pub detail: String,
-    /// `query` or `path` when the pointer is not into the body.
+    /// `query`, `path` or `line` when the pointer is not into the JSON body.
     #[serde(rename = "in", skip_serializing_if = "Location::is_body")]
     pub location: Location,
 }
@@ -42,6 +45,11 @@ impl FieldError {
     /// A bad query parameter.
     pub fn query(name: &str, detail: impl Into<String>) -> Self {
         Self { pointer: format!("/{}", pointer_token(name)), detail: detail.into(), location: Location::Query }
+    }
+
+    /// A bad line of a text body.
+    pub fn line(line: usize, detail: impl Into<String>) -> Self {
+        Self { pointer: format!("/{line}"), detail: detail.into(), location: Location::Line }
     }
 
     /// A bad path parameter.

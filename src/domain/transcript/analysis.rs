@@ -1,0 +1,497 @@
+//! One session's transcript read for rupture markers and therapist moves, rupture episodes and
+//! their resolution, and the session's metrics (docs/methodology.md, section 14). Pure: the
+//! same turns, lexicon and settings give the same analysis.
+
+use super::kinds::{Category, Family, MarkerKind, MoveKind, Speaker, Strength};
+use super::lexicon::{Entry, Lexicon, Position, SentenceType};
+use super::tokens::{NEGATORS, Tokens, tokenize};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// One speaker turn as uploaded (validated by `parse`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Turn {
+    pub speaker: Speaker,
+    /// Milliseconds from the start of the recording.
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub text: String,
+}
+
+/// The organization's analysis settings (organization settings, `transcripts`).
+#[derive(Clone, Copy, Debug)]
+pub struct AnalysisSettings {
+    /// Longest evidence snippet kept, in characters; 0 keeps none.
+    pub evidence_chars: usize,
+    /// A rupture is addressed when a resolving move follows within this many turns.
+    pub resolution_window_turns: usize,
+    /// A client answer of at most this many words to an open question is a minimal response.
+    pub minimal_response_words: usize,
+}
+
+/// A client rupture marker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Marker {
+    pub kind: MarkerKind,
+    pub family: Family,
+    /// Index of the turn (0-based).
+    pub turn: usize,
+    /// Character offsets into the turn's text (end exclusive).
+    pub start: usize,
+    pub end: usize,
+    /// The rule that fired: `lexicon` or a structural rule such as `minimal_response`.
+    pub rule: String,
+    /// The lexicon entry that matched, for lexicon rules.
+    pub lexicon_entry: Option<String>,
+    pub strength: Strength,
+    /// The words around the match, at most the configured length; absent when it is 0.
+    pub evidence: Option<String>,
+}
+
+/// A therapist move.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Move {
+    pub kind: MoveKind,
+    pub turn: usize,
+    pub start: usize,
+    pub end: usize,
+    pub rule: String,
+    pub lexicon_entry: Option<String>,
+    pub evidence: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeFamily {
+    Withdrawal,
+    Confrontation,
+    /// Markers of both families in one episode.
+    Mixed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeStatus {
+    /// A resolving move followed within the window.
+    Addressed,
+    Unaddressed,
+}
+
+/// The move that addressed a rupture episode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Resolution {
+    pub turn: usize,
+    pub kind: MoveKind,
+    /// Index into `moves`.
+    #[serde(rename = "move")]
+    pub move_index: usize,
+}
+
+/// Markers close together (each within the window of the previous one, no resolving move
+/// between them) form one rupture episode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RuptureEpisode {
+    pub family: EpisodeFamily,
+    pub first_turn: usize,
+    pub last_turn: usize,
+    /// Indexes into `markers`.
+    pub markers: Vec<usize>,
+    pub status: EpisodeStatus,
+    pub resolved_by: Option<Resolution>,
+}
+
+/// Per speaker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PerSpeaker {
+    pub therapist: u64,
+    pub client: u64,
+    pub other: u64,
+}
+
+impl PerSpeaker {
+    fn add(&mut self, speaker: Speaker, amount: u64) {
+        let slot = match speaker {
+            Speaker::Therapist => &mut self.therapist,
+            Speaker::Client => &mut self.client,
+            Speaker::Other => &mut self.other,
+        };
+        *slot = slot.saturating_add(amount);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareBasis {
+    /// Speaking time from the turns' timestamps.
+    Time,
+    /// Words, when the turns carry no duration.
+    Words,
+}
+
+/// The session's counts. Moves are counted once per therapist turn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TranscriptMetrics {
+    pub turns: usize,
+    pub words: PerSpeaker,
+    pub speaking_ms: PerSpeaker,
+    /// Therapist ÷ (therapist + client); other speakers left out.
+    pub therapist_talk_share: Option<f64>,
+    pub talk_share_basis: ShareBasis,
+    pub markers: usize,
+    pub withdrawal_markers: usize,
+    pub confrontation_markers: usize,
+    /// Markers per 1,000 client words.
+    pub markers_per_1000_client_words: Option<f64>,
+    pub rupture_episodes: usize,
+    pub unaddressed_episodes: usize,
+    /// Episodes with a confrontation marker (confrontation or mixed).
+    pub confrontation_episodes: usize,
+    pub confrontation_unaddressed: usize,
+    pub feedback_elicited: usize,
+    pub reflections: usize,
+    pub open_questions: usize,
+    pub closed_questions: usize,
+    /// Reflections ÷ questions (MITI R:Q; 1 is fair, 2 good).
+    pub reflection_to_question_ratio: Option<f64>,
+    /// Open ÷ all questions.
+    pub open_question_share: Option<f64>,
+}
+
+/// Everything found in one transcript.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TranscriptAnalysis {
+    pub rules_version: String,
+    pub language: String,
+    pub markers: Vec<Marker>,
+    pub moves: Vec<Move>,
+    pub rupture_episodes: Vec<RuptureEpisode>,
+    pub metrics: TranscriptMetrics,
+}
+
+const FIRST_PERSON: [&str; 5] = ["i", "me", "my", "mine", "myself"];
+
+struct Found<'a> {
+    entry: &'a Entry,
+    start: usize,
+    end: usize,
+}
+
+/// Where the sentences of a turn begin, after fillers ("well", "um").
+fn sentence_starts(tokens: &Tokens, lexicon: &Lexicon) -> Vec<Option<usize>> {
+    tokens
+        .sentences
+        .iter()
+        .map(|s| (s.first..s.end).find(|&i| tokens.tokens.get(i).is_some_and(|t| !lexicon.fillers.contains(&t.word))))
+        .collect()
+}
+
+/// An odd number of negators earlier in the match's clause turns it around ("I don't think
+/// this isn't helping").
+fn negated(tokens: &Tokens, at: usize) -> bool {
+    let Some(token) = tokens.tokens.get(at) else { return false };
+    let count = tokens.tokens[..at]
+        .iter()
+        .filter(|t| t.clause == token.clause && t.sentence == token.sentence && NEGATORS.contains(&t.word.as_str()))
+        .count();
+    count % 2 == 1
+}
+
+struct TurnContext {
+    after_open_question: bool,
+    first_person: bool,
+}
+
+fn find<'a>(
+    tokens: &Tokens,
+    lexicon: &'a Lexicon,
+    context: &TurnContext,
+    wanted: impl Fn(Category) -> bool,
+) -> Vec<Found<'a>> {
+    let starts = sentence_starts(tokens, lexicon);
+    let turn_start = starts.first().copied().flatten();
+    let mut found = Vec::new();
+    for (at, token) in tokens.tokens.iter().enumerate() {
+        if token.quoted {
+            continue;
+        }
+        for entry in lexicon.starting_with(&token.word) {
+            if !wanted(entry.category)
+                || (entry.after_open_question && !context.after_open_question)
+                || (entry.without_first_person && context.first_person)
+            {
+                continue;
+            }
+            let Some(sentence) = tokens.sentences.get(token.sentence) else { continue };
+            let position_ok = match entry.position {
+                Position::Anywhere => true,
+                Position::TurnStart => turn_start == Some(at),
+                Position::SentenceStart => starts.get(token.sentence).copied().flatten() == Some(at),
+            };
+            let sentence_ok = match entry.sentence {
+                SentenceType::Any => true,
+                SentenceType::Question => sentence.question,
+                SentenceType::Statement => !sentence.question,
+            };
+            if !position_ok || !sentence_ok {
+                continue;
+            }
+            let Some(last) = at.checked_add(entry.words.len()).and_then(|end| end.checked_sub(1)) else { continue };
+            let Some(span) = tokens.tokens.get(at..=last) else { continue };
+            let words_match = span
+                .iter()
+                .zip(&entry.words)
+                .all(|(t, w)| !t.quoted && t.sentence == token.sentence && (w == "*" || *w == t.word));
+            if words_match && !negated(tokens, at) {
+                found.push(Found { entry, start: token.start, end: span.last().map_or(token.end, |t| t.end) });
+            }
+        }
+    }
+    found
+}
+
+/// At most `limit` characters of `text` around `start..end`.
+pub fn snippet(text: &str, start: usize, end: usize, limit: usize) -> Option<String> {
+    if limit == 0 {
+        return None;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let length = end.saturating_sub(start);
+    let (from, to) = if length >= limit {
+        (start, start.saturating_add(limit))
+    } else {
+        let spare = limit.saturating_sub(length);
+        let from = start.saturating_sub(spare / 2);
+        let to = from.saturating_add(limit).min(chars.len());
+        (to.saturating_sub(limit).min(from), to)
+    };
+    let piece: String = chars.get(from..to.min(chars.len()))?.iter().collect();
+    Some(piece.trim().to_owned())
+}
+
+fn word_count(tokens: &Tokens) -> u64 {
+    let mut spans: Vec<(usize, usize)> = tokens.tokens.iter().map(|t| (t.start, t.end)).collect();
+    spans.dedup();
+    spans.len() as u64
+}
+
+fn ratio(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Reads one transcript.
+pub fn analyse(turns: &[Turn], lexicon: &Lexicon, settings: &AnalysisSettings) -> TranscriptAnalysis {
+    let tokenized: Vec<Tokens> = turns.iter().map(|turn| tokenize(&turn.text)).collect();
+    let mut markers: Vec<Marker> = Vec::new();
+    let mut moves: Vec<Move> = Vec::new();
+    let mut words = PerSpeaker::default();
+    let mut speaking_ms = PerSpeaker::default();
+    // Whether the latest therapist turn asked an open question (other speakers are skipped).
+    let mut open_question_pending = false;
+    for (index, (turn, tokens)) in turns.iter().zip(&tokenized).enumerate() {
+        let turn_words = word_count(tokens);
+        words.add(turn.speaker, turn_words);
+        speaking_ms.add(turn.speaker, u64::try_from(turn.end_ms.saturating_sub(turn.start_ms)).unwrap_or(0));
+        let evidence = |start: usize, end: usize| snippet(&turn.text, start, end, settings.evidence_chars);
+        match turn.speaker {
+            Speaker::Other => {}
+            Speaker::Client => {
+                let context = TurnContext {
+                    after_open_question: open_question_pending,
+                    first_person: tokens.tokens.iter().any(|t| !t.quoted && FIRST_PERSON.contains(&t.word.as_str())),
+                };
+                let mut by_kind: BTreeMap<MarkerKind, Marker> = BTreeMap::new();
+                if open_question_pending && turn_words <= settings.minimal_response_words as u64 {
+                    let end = turn.text.chars().count();
+                    by_kind.insert(
+                        MarkerKind::MinimalResponse,
+                        Marker {
+                            kind: MarkerKind::MinimalResponse,
+                            family: Family::Withdrawal,
+                            turn: index,
+                            start: 0,
+                            end,
+                            rule: "minimal_response".into(),
+                            lexicon_entry: None,
+                            strength: if turn_words <= 1 { Strength::High } else { Strength::Moderate },
+                            evidence: evidence(0, end),
+                        },
+                    );
+                }
+                for found in find(tokens, lexicon, &context, |c| matches!(c, Category::Marker(_))) {
+                    let Category::Marker(kind) = found.entry.category else { continue };
+                    let stronger = by_kind.get(&kind).is_none_or(|m| found.entry.strength > m.strength);
+                    if stronger {
+                        by_kind.insert(
+                            kind,
+                            Marker {
+                                kind,
+                                family: kind.family(),
+                                turn: index,
+                                start: found.start,
+                                end: found.end,
+                                rule: "lexicon".into(),
+                                lexicon_entry: Some(found.entry.id.clone()),
+                                strength: found.entry.strength,
+                                evidence: evidence(found.start, found.end),
+                            },
+                        );
+                    }
+                }
+                markers.extend(by_kind.into_values());
+            }
+            Speaker::Therapist => {
+                let context = TurnContext { after_open_question: false, first_person: false };
+                let mut by_kind: BTreeMap<MoveKind, Move> = BTreeMap::new();
+                let mut open_sentences = Vec::new();
+                for found in find(tokens, lexicon, &context, |c| matches!(c, Category::Move(_))) {
+                    let Category::Move(kind) = found.entry.category else { continue };
+                    if kind == MoveKind::QuestionOpen {
+                        if let Some(t) = tokens.tokens.iter().find(|t| t.start == found.start) {
+                            open_sentences.push(t.sentence);
+                        }
+                    }
+                    by_kind.entry(kind).or_insert_with(|| Move {
+                        kind,
+                        turn: index,
+                        start: found.start,
+                        end: found.end,
+                        rule: "lexicon".into(),
+                        lexicon_entry: Some(found.entry.id.clone()),
+                        evidence: evidence(found.start, found.end),
+                    });
+                }
+                let closed = tokens
+                    .sentences
+                    .iter()
+                    .enumerate()
+                    .find(|(number, s)| s.question && !open_sentences.contains(number));
+                if let Some((_, sentence)) = closed {
+                    let start = tokens.tokens.get(sentence.first).map_or(0, |t| t.start);
+                    let end = sentence.end.checked_sub(1).and_then(|i| tokens.tokens.get(i)).map_or(start, |t| t.end);
+                    by_kind.entry(MoveKind::QuestionClosed).or_insert_with(|| Move {
+                        kind: MoveKind::QuestionClosed,
+                        turn: index,
+                        start,
+                        end,
+                        rule: "closed_question".into(),
+                        lexicon_entry: None,
+                        evidence: evidence(start, end),
+                    });
+                }
+                open_question_pending = by_kind.contains_key(&MoveKind::QuestionOpen);
+                moves.extend(by_kind.into_values());
+            }
+        }
+        if turn.speaker == Speaker::Client {
+            open_question_pending = false;
+        }
+    }
+    let rupture_episodes = episodes(&markers, &moves, lexicon, settings.resolution_window_turns);
+    let metrics = metrics(turns.len(), words, speaking_ms, &markers, &moves, &rupture_episodes);
+    TranscriptAnalysis {
+        rules_version: lexicon.version.clone(),
+        language: lexicon.language.clone(),
+        markers,
+        moves,
+        rupture_episodes,
+        metrics,
+    }
+}
+
+fn first_resolution(moves: &[Move], lexicon: &Lexicon, after: usize, until: usize) -> Option<Resolution> {
+    moves
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.turn > after && m.turn <= until && lexicon.resolves(m.kind))
+        .map(|(index, m)| Resolution { turn: m.turn, kind: m.kind, move_index: index })
+}
+
+fn episodes(markers: &[Marker], moves: &[Move], lexicon: &Lexicon, window: usize) -> Vec<RuptureEpisode> {
+    let close = |markers_in: Vec<usize>, first_turn: usize, last_turn: usize| {
+        let families: Vec<Family> = markers_in.iter().filter_map(|&i| markers.get(i)).map(|m| m.family).collect();
+        let family = if families.iter().all(|f| *f == Family::Withdrawal) {
+            EpisodeFamily::Withdrawal
+        } else if families.iter().all(|f| *f == Family::Confrontation) {
+            EpisodeFamily::Confrontation
+        } else {
+            EpisodeFamily::Mixed
+        };
+        let resolved_by = first_resolution(moves, lexicon, last_turn, last_turn.saturating_add(window));
+        RuptureEpisode {
+            family,
+            first_turn,
+            last_turn,
+            markers: markers_in,
+            status: if resolved_by.is_some() { EpisodeStatus::Addressed } else { EpisodeStatus::Unaddressed },
+            resolved_by,
+        }
+    };
+    let mut done = Vec::new();
+    let mut open: Option<(Vec<usize>, usize, usize)> = None;
+    for (index, marker) in markers.iter().enumerate() {
+        open = match open.take() {
+            Some((mut members, first, last))
+                if marker.turn <= last.saturating_add(window)
+                    && first_resolution(moves, lexicon, last, marker.turn).is_none() =>
+            {
+                members.push(index);
+                Some((members, first, marker.turn))
+            }
+            Some((members, first, last)) => {
+                done.push(close(members, first, last));
+                Some((vec![index], marker.turn, marker.turn))
+            }
+            None => Some((vec![index], marker.turn, marker.turn)),
+        };
+    }
+    if let Some((members, first, last)) = open {
+        done.push(close(members, first, last));
+    }
+    done
+}
+
+fn metrics(
+    turns: usize,
+    words: PerSpeaker,
+    speaking_ms: PerSpeaker,
+    markers: &[Marker],
+    moves: &[Move],
+    episodes: &[RuptureEpisode],
+) -> TranscriptMetrics {
+    let count = |kind: MoveKind| moves.iter().filter(|m| m.kind == kind).count();
+    let timed = speaking_ms.therapist.saturating_add(speaking_ms.client);
+    let (therapist_talk_share, talk_share_basis) = if timed > 0 {
+        (Some(speaking_ms.therapist as f64 / timed as f64), ShareBasis::Time)
+    } else {
+        let spoken = words.therapist.saturating_add(words.client);
+        ((spoken > 0).then(|| words.therapist as f64 / spoken as f64), ShareBasis::Words)
+    };
+    let withdrawal_markers = markers.iter().filter(|m| m.family == Family::Withdrawal).count();
+    let confrontational: Vec<&RuptureEpisode> =
+        episodes.iter().filter(|e| e.family != EpisodeFamily::Withdrawal).collect();
+    let (open_questions, closed_questions) = (count(MoveKind::QuestionOpen), count(MoveKind::QuestionClosed));
+    let questions = open_questions.saturating_add(closed_questions);
+    TranscriptMetrics {
+        turns,
+        words,
+        speaking_ms,
+        therapist_talk_share,
+        talk_share_basis,
+        markers: markers.len(),
+        withdrawal_markers,
+        confrontation_markers: markers.len().saturating_sub(withdrawal_markers),
+        markers_per_1000_client_words: (words.client > 0).then(|| markers.len() as f64 * 1000.0 / words.client as f64),
+        rupture_episodes: episodes.len(),
+        unaddressed_episodes: episodes.iter().filter(|e| e.status == EpisodeStatus::Unaddressed).count(),
+        confrontation_episodes: confrontational.len(),
+        confrontation_unaddressed: confrontational.iter().filter(|e| e.status == EpisodeStatus::Unaddressed).count(),
+        feedback_elicited: count(MoveKind::FeedbackElicited),
+        reflections: count(MoveKind::Reflection),
+        open_questions,
+        closed_questions,
+        reflection_to_question_ratio: ratio(count(MoveKind::Reflection), questions),
+        open_question_share: ratio(open_questions, questions),
+    }
+}
