@@ -1,5 +1,6 @@
 //! The load benchmark (README.md, "Benchmarks"): `cargo bench --bench load -- [scenario …] [--seconds N]`.
-//! Scenarios: `token`, `analytics`, `ingest`, `fhir`, `webhooks`, `export`.
+//! Scenarios: `token`, `analytics`, `ingest`, `fhir`, `webhooks`, `export`, and `transcripts`
+//! (rule quality and analysis time; no server).
 //!
 //! Starts a throw-away PostgreSQL (embedded cluster, or a database on `DATABASE_URL`), runs the
 //! release `rapport` binary against it on a free port, and measures each scenario with a
@@ -11,6 +12,7 @@ mod client;
 mod export;
 mod seed;
 mod server;
+mod transcripts;
 mod webhooks;
 
 use client::{Measured, saturate};
@@ -41,6 +43,12 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let runs = |name: &str| wanted.is_empty() || wanted.contains(&"all") || wanted.contains(&name);
+    if runs("transcripts") {
+        transcripts::run();
+        if wanted == ["transcripts"] {
+            return;
+        }
+    }
     let duration = Duration::from_secs(seconds);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let server = server::Server::start();

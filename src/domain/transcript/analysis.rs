@@ -178,13 +178,22 @@ struct Found<'a> {
     end: usize,
 }
 
-/// Where the sentences of a turn begin, after fillers ("well", "um").
-fn sentence_starts(tokens: &Tokens, lexicon: &Lexicon) -> Vec<Option<usize>> {
-    tokens
-        .sentences
-        .iter()
-        .map(|s| (s.first..s.end).find(|&i| tokens.tokens.get(i).is_some_and(|t| !lexicon.fillers.contains(&t.word))))
-        .collect()
+/// Where each sentence and each clause of a turn begins, after fillers ("well", "um"), and
+/// where each sentence begins before them ("So you …").
+fn phrase_starts(tokens: &Tokens, lexicon: &Lexicon) -> Vec<usize> {
+    let mut starts: Vec<usize> = tokens.sentences.iter().map(|s| s.first).collect();
+    let mut skipping = false;
+    for (index, token) in tokens.tokens.iter().enumerate() {
+        let previous = index.checked_sub(1).and_then(|i| tokens.tokens.get(i));
+        if previous.is_none_or(|p| p.clause != token.clause || p.sentence != token.sentence) {
+            skipping = true;
+        }
+        if skipping && !lexicon.fillers.contains(&token.word) {
+            starts.push(index);
+            skipping = false;
+        }
+    }
+    starts
 }
 
 /// An odd number of negators earlier in the match's clause turns it around ("I don't think
@@ -209,8 +218,8 @@ fn find<'a>(
     context: &TurnContext,
     wanted: impl Fn(Category) -> bool,
 ) -> Vec<Found<'a>> {
-    let starts = sentence_starts(tokens, lexicon);
-    let turn_start = starts.first().copied().flatten();
+    let starts = phrase_starts(tokens, lexicon);
+    let turn_start = tokens.tokens.iter().position(|t| !lexicon.fillers.contains(&t.word));
     let mut found = Vec::new();
     for (at, token) in tokens.tokens.iter().enumerate() {
         if token.quoted {
@@ -227,7 +236,7 @@ fn find<'a>(
             let position_ok = match entry.position {
                 Position::Anywhere => true,
                 Position::TurnStart => turn_start == Some(at),
-                Position::SentenceStart => starts.get(token.sentence).copied().flatten() == Some(at),
+                Position::SentenceStart => starts.contains(&at),
             };
             let sentence_ok = match entry.sentence {
                 SentenceType::Any => true,
@@ -243,7 +252,7 @@ fn find<'a>(
                 .iter()
                 .zip(&entry.words)
                 .all(|(t, w)| !t.quoted && t.sentence == token.sentence && (w == "*" || *w == t.word));
-            if words_match && !negated(tokens, at) {
+            if words_match && negated(tokens, at) == entry.negated {
                 found.push(Found { entry, start: token.start, end: span.last().map_or(token.end, |t| t.end) });
             }
         }
@@ -344,12 +353,24 @@ pub fn analyse(turns: &[Turn], lexicon: &Lexicon, settings: &AnalysisSettings) -
             Speaker::Therapist => {
                 let context = TurnContext { after_open_question: false, first_person: false };
                 let mut by_kind: BTreeMap<MoveKind, Move> = BTreeMap::new();
+                let found_moves = find(tokens, lexicon, &context, |c| matches!(c, Category::Move(_)));
+                let sentence_of = |start: usize| tokens.tokens.iter().find(|t| t.start == start).map(|t| t.sentence);
+                // A question stem such as "how much" makes its sentence closed whatever else matched.
+                let closed_sentences: Vec<usize> = found_moves
+                    .iter()
+                    .filter(|f| f.entry.category == Category::Move(MoveKind::QuestionClosed))
+                    .filter_map(|f| sentence_of(f.start))
+                    .collect();
                 let mut open_sentences = Vec::new();
-                for found in find(tokens, lexicon, &context, |c| matches!(c, Category::Move(_))) {
+                for found in found_moves {
                     let Category::Move(kind) = found.entry.category else { continue };
+                    if kind == MoveKind::QuestionClosed {
+                        continue;
+                    }
                     if kind == MoveKind::QuestionOpen {
-                        if let Some(t) = tokens.tokens.iter().find(|t| t.start == found.start) {
-                            open_sentences.push(t.sentence);
+                        match sentence_of(found.start) {
+                            Some(sentence) if !closed_sentences.contains(&sentence) => open_sentences.push(sentence),
+                            _ => continue,
                         }
                     }
                     by_kind.entry(kind).or_insert_with(|| Move {

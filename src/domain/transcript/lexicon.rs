@@ -18,7 +18,7 @@ pub enum Position {
     Anywhere,
     /// At the start of the turn (after fillers such as "well", "um").
     TurnStart,
-    /// At the start of a sentence (after fillers).
+    /// At the start of a sentence or clause (after fillers such as "so", "and").
     SentenceStart,
 }
 
@@ -51,6 +51,9 @@ struct EntrySpec {
     /// Only in a turn without "I", "me", "my" (talk that avoids oneself).
     #[serde(default)]
     without_first_person: bool,
+    /// Fires only when negated in its clause ("not sure we're really getting anywhere").
+    #[serde(default)]
+    negated: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +93,7 @@ pub struct Entry {
     pub sentence: SentenceType,
     pub after_open_question: bool,
     pub without_first_person: bool,
+    pub negated: bool,
 }
 
 /// The rules in force for one analysis.
@@ -109,6 +113,7 @@ const STRUCTURAL: [Category; 3] = [
     Category::Move(MoveKind::QuestionOpen),
     Category::Move(MoveKind::QuestionClosed),
 ];
+// (Built-in entries may still name question kinds: "how much" makes a question closed.)
 
 fn compile(spec: EntrySpec, pointer: &str, custom: bool) -> Result<Entry, FieldError> {
     let category = Category::parse(&spec.kind)
@@ -143,6 +148,7 @@ fn compile(spec: EntrySpec, pointer: &str, custom: bool) -> Result<Entry, FieldE
         sentence: spec.sentence,
         after_open_question: spec.after_open_question,
         without_first_person: spec.without_first_person,
+        negated: spec.negated,
     })
 }
 
@@ -210,6 +216,7 @@ impl Lexicon {
                 sentence: SentenceType::Any,
                 after_open_question: false,
                 without_first_person: false,
+                negated: false,
             };
             match compile(spec, &format!("/transcripts/custom_lexicon/{index}"), true) {
                 Ok(entry) => lexicon.entries.push(entry),

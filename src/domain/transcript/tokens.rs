@@ -59,9 +59,26 @@ fn expand(word: &str) -> Vec<String> {
             return vec![stem.to_owned(), full.to_owned()];
         }
     }
-    // "it's", "that's", "what's": read as "is"; a possessive ("john's") becomes "john is",
-    // which no lexicon phrase relies on.
-    if let Some(stem) = word.strip_suffix("'s").filter(|s| !s.is_empty()) {
+    // "it's", "that's", "what's": read as "is"; other "'s" are possessives ("today's") and stay whole.
+    const IS_CONTRACTIONS: [&str; 16] = [
+        "it",
+        "that",
+        "what",
+        "there",
+        "here",
+        "he",
+        "she",
+        "who",
+        "where",
+        "how",
+        "everything",
+        "nothing",
+        "something",
+        "everyone",
+        "anything",
+        "this",
+    ];
+    if let Some(stem) = word.strip_suffix("'s").filter(|s| IS_CONTRACTIONS.contains(s)) {
         return vec![stem.to_owned(), "is".to_owned()];
     }
     vec![word.to_owned()]
