@@ -51,6 +51,8 @@ pub struct Settings {
     pub allow_loopback_targets: bool,
     pub webhooks: crate::jobs::webhooks::DispatchSettings,
     pub bulk_exports: crate::http::fhir::bulk::worker::BulkSettings,
+    /// Keys that seal retained transcript text (`RAPPORT_TRANSCRIPT_KEYS`); none: no retention.
+    pub transcript_keys: Option<crate::sealing::TextVault>,
     pub tokens: TokenSettings,
 }
 
@@ -154,6 +156,10 @@ impl Settings {
             http_workers: parse_number(&get, "RAPPORT_HTTP_WORKERS", 0, 0..=256)? as usize,
             public_url: get("RAPPORT_PUBLIC_URL").map(|url| parse_public_url(&url)).transpose()?,
             allow_loopback_targets: parse_flag(&get, "RAPPORT_ALLOW_LOOPBACK_TARGETS", false)?,
+            transcript_keys: get("RAPPORT_TRANSCRIPT_KEYS")
+                .map(|raw| crate::sealing::TextVault::parse(&raw))
+                .transpose()
+                .map_err(|reason| ConfigError { variable: "RAPPORT_TRANSCRIPT_KEYS", reason })?,
             bulk_exports: crate::http::fhir::bulk::worker::BulkSettings {
                 ttl: Duration::from_secs(parse_number(&get, "RAPPORT_BULK_EXPORT_TTL_SECS", 3_600, 60..=604_800)?),
                 run_jobs: parse_flag(&get, "RAPPORT_BULK_EXPORT_JOBS", true)?,

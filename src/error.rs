@@ -53,6 +53,10 @@ pub enum ApiError {
     MethodNotAllowed { allow: Vec<String> },
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// Well-formed, but not something this service can process (e.g. a transcript in a language
+    /// the rules do not cover): 422 with its own code.
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("the request body must be {expected}")]
@@ -81,6 +85,7 @@ impl ApiError {
             Self::BadRequest { code, .. }
             | Self::InvalidParameters { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden => "forbidden",
@@ -107,6 +112,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => "Too many requests",
             Self::OAuth { .. } => "Token request refused",
             Self::Conflict { .. } => "Conflict",
+            Self::Unprocessable { .. } => "The request cannot be processed",
             Self::PayloadTooLarge { .. } => "Request body too large",
             Self::UnsupportedMediaType { .. } => "Unsupported media type",
             Self::NotAcceptable { .. } => "Not acceptable",
@@ -147,7 +153,7 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } | Self::InvalidParameters { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,

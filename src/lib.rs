@@ -15,6 +15,7 @@
 //! - [`http`]: the only module (with `error`) that knows HTTP.
 //! - [`jobs`]: background work of the service process (retention).
 //! - [`outbound`]: requests to URLs callers register, behind the SSRF guard.
+//! - [`sealing`]: the authenticated cipher for retained transcript text.
 //!
 //! Dependency rules: `domain` imports nothing from the crate; `db` imports `domain`;
 //! `http` imports `domain`, `db`, `auth` and `error`. Settings and the pool are built in
@@ -31,5 +32,6 @@ pub mod http;
 pub mod jobs;
 pub mod openapi;
 pub mod outbound;
+pub mod sealing;
 pub mod startup;
 pub mod telemetry;

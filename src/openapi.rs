@@ -39,6 +39,7 @@ use utoipa_actix_web::AppExt;
         (name = "audit", description = "The audit log"),
         (name = "webhooks", description = "Signed event deliveries (Standard Webhooks)"),
         (name = "export", description = "Streams for pipelines: NDJSON, CSV, Parquet"),
+        (name = "transcripts", description = "Session transcripts read for rupture markers and therapist moves"),
     ),
     // Types that only query parameters name (utoipa does not collect those by itself).
     components(schemas(Problem, FieldError, OutcomeFilter, crate::domain::signals::SignalStatus,

@@ -218,6 +218,7 @@ impl Application {
         let drain = web::Data::new(Drain::default());
         let drain_handle = drain.clone();
         let public_url = web::Data::new(http::public_url::PublicUrl(settings.public_url.clone()));
+        let vault = web::Data::new(http::transcripts::Vault(settings.transcript_keys.clone()));
         let target_policy = crate::outbound::TargetPolicy { allow_loopback: settings.allow_loopback_targets };
         let remote_keys = web::Data::new(crate::auth::remote_jwks::RemoteKeySets::new(target_policy));
         let target_policy = web::Data::new(target_policy);
@@ -242,6 +243,7 @@ impl Application {
                 .app_data(token_settings.clone())
                 .app_data(hashing.clone())
                 .app_data(public_url.clone())
+                .app_data(vault.clone())
                 .app_data(remote_keys.clone())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .configure(http::fhir::routes)

@@ -231,13 +231,19 @@ impl Database {
                 super::webhooks::forget_client_events(conn, actor.organization_id, id)?;
                 // Bulk Data files may hold the client; none is kept past an erasure.
                 super::bulk_exports::forget_outputs(conn, actor.organization_id)?;
+                // Transcript analyses and any kept (sealed) text go explicitly, not only by cascade.
+                let transcripts = super::transcripts::forget_client(conn, actor.organization_id, id)?;
                 diesel::delete(clients::table.find((actor.organization_id, id))).execute(conn)?;
                 actor.record(
                     conn,
                     "client.erase",
                     "client",
                     Some(id),
-                    serde_json::json!({ "erased_responses": response_ids.len(), "forgotten_replays": forgotten }),
+                    serde_json::json!({
+                        "erased_responses": response_ids.len(),
+                        "forgotten_replays": forgotten,
+                        "erased_transcripts": transcripts,
+                    }),
                 )?;
                 Ok(())
             })

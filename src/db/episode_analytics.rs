@@ -47,6 +47,8 @@ pub struct EpisodeSeries {
     /// Per session-by-session outcome instrument: the ETR band of the reference set for this
     /// episode's intake (loaded only when asked for).
     pub etr_bands: BTreeMap<String, Vec<EtrBandPoint>>,
+    /// The episode's analysed session transcripts, in session order.
+    pub transcripts: Vec<crate::domain::transcript::series::AnalysedSession>,
 }
 
 type Row = (Uuid, String, String, Option<i32>, DateTime<Utc>, Value, Value);
@@ -130,6 +132,7 @@ impl Database {
                         etr_bands.insert(key.to_owned(), band);
                     }
                 }
+                let transcripts = super::transcripts::episode_transcripts(conn, org, episode_id)?;
                 actor.record(conn, action, "episode", Some(episode_id), serde_json::json!({}))?;
                 Ok(EpisodeSeries {
                     episode,
@@ -140,6 +143,7 @@ impl Database {
                     signals,
                     change_sd,
                     etr_bands,
+                    transcripts,
                 })
             })
         })

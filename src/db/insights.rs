@@ -39,6 +39,8 @@ pub struct InsightInputs {
     pub sessions: usize,
     pub own: Vec<(String, Summary)>,
     pub organization: Vec<(String, Summary)>,
+    /// The clinician's analysed session transcripts in the range.
+    pub transcripts: Vec<super::transcripts::ClinicianTranscript>,
 }
 
 impl InsightInputs {
@@ -152,6 +154,9 @@ impl Database {
                 }
                 let outcome_history = outcome_history(conn, org, &catalogue, &responses, &numbers, to)?;
                 let (own, organization) = item_summaries(conn, org, clinician_id, from, to)?;
+                let alliance_keys = catalogue.session_alliance_keys();
+                let transcripts =
+                    super::transcripts::clinician_transcripts(conn, org, clinician_id, (from, to), &alliance_keys)?;
                 actor.record(
                     conn,
                     "clinician.insights.read",
@@ -168,6 +173,7 @@ impl Database {
                     sessions,
                     own,
                     organization,
+                    transcripts,
                 })
             })
         })

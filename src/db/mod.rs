@@ -34,6 +34,7 @@ pub mod service_accounts;
 pub mod settings;
 pub mod signals;
 pub mod stored;
+pub mod transcripts;
 pub mod users;
 pub mod webhooks;
 

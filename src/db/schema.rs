@@ -342,8 +342,8 @@ diesel::table! {
         episode_id -> Uuid,
         session_id -> Nullable<Uuid>,
         clinician_id -> Uuid,
-        response_id -> Uuid,
-        instrument_key -> Text,
+        response_id -> Nullable<Uuid>,
+        instrument_key -> Nullable<Text>,
         response_ids -> Array<Nullable<Uuid>>,
         evidence -> Jsonb,
         status -> Text,
@@ -483,7 +483,30 @@ diesel::table! {
     }
 }
 
+// Transcript analyses (migration 000014).
+diesel::table! {
+    session_transcripts (organization_id, session_id) {
+        organization_id -> Uuid,
+        session_id -> Uuid,
+        episode_id -> Uuid,
+        client_id -> Uuid,
+        clinician_id -> Uuid,
+        session_occurred_at -> Timestamptz,
+        version -> Int4,
+        rules_version -> Text,
+        settings_version -> Int4,
+        language -> Text,
+        analysis -> Jsonb,
+        metrics -> Jsonb,
+        text_key_id -> Nullable<Text>,
+        text_sealed -> Nullable<Bytea>,
+        uploaded_by -> Uuid,
+        uploaded_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    session_transcripts,
     organization_keys,
     bulk_exports,
     bulk_export_files,

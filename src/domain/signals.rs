@@ -25,10 +25,13 @@ pub enum SignalKind {
     OutcomeDeterioration,
     OffTrack,
     NoChange,
+    /// A rupture in a session's transcript that no resolving move followed (docs/methodology.md,
+    /// section 14): a lower-validity, rule-based finding for the clinician.
+    TranscriptRuptureUnaddressed,
 }
 
 impl SignalKind {
-    pub const ALL: [SignalKind; 10] = [
+    pub const ALL: [SignalKind; 11] = [
         SignalKind::SafetyItem,
         SignalKind::AllianceBelowCutoff,
         SignalKind::AllianceItemLow,
@@ -39,6 +42,7 @@ impl SignalKind {
         SignalKind::OutcomeDeterioration,
         SignalKind::OffTrack,
         SignalKind::NoChange,
+        SignalKind::TranscriptRuptureUnaddressed,
     ];
 
     /// Raised at most once per episode and instrument while open (`no_change`: once at all).
@@ -57,6 +61,7 @@ impl SignalKind {
             SignalKind::OutcomeDeterioration => "outcome_deterioration",
             SignalKind::OffTrack => "off_track",
             SignalKind::NoChange => "no_change",
+            SignalKind::TranscriptRuptureUnaddressed => "transcript_rupture_unaddressed",
         }
     }
 
@@ -70,7 +75,8 @@ impl SignalKind {
             SignalKind::AllianceItemLow
             | SignalKind::AllianceRepair
             | SignalKind::AllianceDiscrepancy
-            | SignalKind::NoChange => Severity::Info,
+            | SignalKind::NoChange
+            | SignalKind::TranscriptRuptureUnaddressed => Severity::Info,
             _ => Severity::Warning,
         }
     }

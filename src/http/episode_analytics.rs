@@ -9,9 +9,11 @@ use crate::db::Database;
 use crate::db::episode_analytics::EpisodeSeries;
 use crate::domain::Role;
 use crate::domain::analytics::episode::{self, EpisodeAlliance, EpisodeData, InstrumentOutcome};
+use crate::domain::transcript::series::{TranscriptSeries, transcript_series};
 use crate::error::{ApiError, AuthProblems, NotFoundProblem, PathProblems};
 use actix_web::{get, web};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -24,6 +26,9 @@ pub struct AllianceView {
     #[serde(flatten)]
     pub alliance: EpisodeAlliance,
     pub signals: Vec<SignalView>,
+    /// Beside the SRS series, never instead of it: what the session transcripts' rules found
+    /// (docs/methodology.md, section 14), with its agreement with the client's ratings.
+    pub transcript: TranscriptSeries,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,7 +61,10 @@ fn data(series: &EpisodeSeries) -> EpisodeData<'_> {
 /// rupture is pending no new one starts. **Repair**: one of the next 3 administrations (setting
 /// `repair_window`; sessions without an SRS do not count) with total ≥ baseline − 0.5·s; none
 /// within the window: `unrepaired`; window not yet over: `pending`.
-/// WAI: per session with both forms, client − therapist item mean per subscale.
+/// WAI: per session with both forms, client − therapist item mean per subscale. `transcript`:
+/// per analysed session transcript, its marker counts and rupture episodes, and Pearson's r
+/// between markers per 1,000 client words and the SRS total over sessions with both (95%
+/// Fisher-z interval from n ≥ 4).
 #[utoipa::path(
     tag = "analytics",
     params(("id" = Uuid, Path, description = "The episode's id")),
@@ -72,11 +80,14 @@ pub async fn episode_alliance(
     user.require(&READERS)?;
     let series = database.episode_series(user.actor(), id.into_inner(), "episode.alliance.read", false).await?;
     let alliance = episode::episode_alliance(&data(&series));
+    let totals: BTreeMap<i32, f64> = alliance.series.iter().map(|p| (p.session_number, p.total)).collect();
+    let transcript = transcript_series(&series.transcripts, &totals);
     Ok(Rounded(AllianceView {
         episode_id: series.episode.id,
         client_id: series.episode.client_id,
         alliance,
         signals: series.signals.into_iter().map(SignalView::from).collect(),
+        transcript,
     }))
 }
 

@@ -9,6 +9,7 @@ use crate::domain::Role;
 use crate::domain::analytics::clinician::{self, ClinicianInsights};
 use crate::domain::analytics::{MeanWithCi, mean_with_ci_from_summary, moments_from_integer_sums, share};
 use crate::domain::time::Timestamp;
+use crate::domain::transcript::growth::{SessionSummary, TranscriptGrowth, transcript_growth};
 use crate::error::{ApiError, AuthProblems, NotFoundProblem, QueryProblems};
 use actix_web::{get, web};
 use chrono::{DateTime, Duration, Utc};
@@ -55,6 +56,10 @@ pub struct InsightsView {
     pub to: DateTime<Utc>,
     #[serde(flatten)]
     pub insights: ClinicianInsights,
+    /// Areas for growth read from the clinician's session transcripts in the range, each with
+    /// its rule, threshold, value and sessions, behind a minimum-sessions guard; and the
+    /// agreement of transcript markers with clients' session ratings.
+    pub transcript_areas_for_growth: TranscriptGrowth,
 }
 
 /// A clinician's insights over a date range ("supervision-like").
@@ -72,8 +77,13 @@ pub struct InsightsView {
 /// the range) to its latest administration in the range, each against its client's own
 /// age-group cutoff; shares, mean change, effect size = mean change ÷ SD of intakes.
 /// `low_reliability` below 30 distinct clients (setting; Crits-Christoph et al. 2011 suggest
-/// about 60 for dependable therapist means). A clinician may read its own; supervisors and
-/// admins anyone's.
+/// about 60 for dependable therapist means). **Transcript areas for growth** (sessions that took
+/// place in the range with an analysed transcript; docs/methodology.md, section 14):
+/// `feedback_rarely_elicited` (share of sessions with a feedback request < 0.5),
+/// `therapist_talk_share_high` (mean share > 0.6), `confrontation_often_unaddressed` (share of
+/// confrontation episodes unaddressed > 0.5), `few_reflections` (reflections ÷ questions < 1);
+/// thresholds are settings, and none is named below `min_sessions` (5). A clinician may read
+/// its own; supervisors and admins anyone's.
 #[utoipa::path(
     tag = "analytics",
     params(("id" = Uuid, Path, description = "The clinician's user id"), RangeQuery),
@@ -95,7 +105,13 @@ pub async fn clinician_insights(
     let (from, to) = range(query.from, query.to)?;
     let inputs = database.clinician_data(user.actor(), clinician_id, from, to).await?;
     let insights = clinician::clinician_insights(&inputs.data());
-    Ok(Rounded(InsightsView { clinician_id, from, to, insights }))
+    let sessions: Vec<SessionSummary> = inputs
+        .transcripts
+        .iter()
+        .map(|t| SessionSummary { session_id: t.session_id, metrics: t.metrics.clone(), srs_total: t.alliance_total })
+        .collect();
+    let transcript_areas_for_growth = transcript_growth(&sessions, &inputs.settings.transcripts);
+    Ok(Rounded(InsightsView { clinician_id, from, to, insights, transcript_areas_for_growth }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

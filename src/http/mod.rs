@@ -36,6 +36,7 @@ pub mod service_accounts;
 pub mod settings;
 pub mod signals;
 pub mod token;
+pub mod transcripts;
 pub mod users;
 pub mod views;
 pub mod webhooks;
@@ -89,6 +90,9 @@ pub fn api_routes(config: &mut ServiceConfig) {
         .service(form_requests::my_form_requests)
         .service(settings::get_settings)
         .service(settings::put_settings)
+        .service(transcripts::put_transcript)
+        .service(transcripts::get_transcript_analysis)
+        .service(transcripts::get_transcript_text)
         .service(audit_events::list_audit_events)
         .service(export::export_responses)
         .service(webhooks::create_webhook)

@@ -44,10 +44,21 @@ pub async fn put_settings(
     user: AuthUser,
     body: Json<OrganizationSettings>,
     database: web::Data<Database>,
+    vault: web::Data<super::transcripts::Vault>,
 ) -> Result<web::Json<SettingsView>, ApiError> {
     user.require(&[Role::Admin])?;
     let settings = body.0;
-    settings.validate().map_err(ApiError::Validation)?;
+    let mut errors = settings.validate().err().unwrap_or_default();
+    if settings.transcripts.retain_text && vault.0.is_none() {
+        // Kept text must be sealed; without a key nothing could be kept.
+        errors.push(crate::error::FieldError::new(
+            "/transcripts/retain_text",
+            "no transcript sealing key is configured (RAPPORT_TRANSCRIPT_KEYS)",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
     let version = database.put_organization_settings(user.actor(), settings.clone()).await?;
     Ok(web::Json(SettingsView { version, settings }))
 }

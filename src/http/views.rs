@@ -38,9 +38,10 @@ pub struct SignalView {
     pub episode_id: Uuid,
     pub session_id: Option<Uuid>,
     pub clinician_id: Uuid,
-    pub instrument: String,
-    /// The response that raised it.
-    pub response_id: Uuid,
+    /// The instrument of the response that raised it; `null` for a transcript signal.
+    pub instrument: Option<String>,
+    /// The response that raised it; `null` for a transcript signal (see `session_id`).
+    pub response_id: Option<Uuid>,
     /// Every response behind it (e.g. the previous SRS of a drop).
     pub response_ids: Vec<Uuid>,
     /// The numbers behind it.

@@ -30,5 +30,6 @@ pub mod role_matrix;
 mod schema_rules;
 mod shutdown;
 mod tenancy;
+pub mod transcripts;
 mod users;
 pub mod webhooks;

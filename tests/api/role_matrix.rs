@@ -53,6 +53,10 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/v1/clinicians/{id}/insights", [200, 200, 200, 403, 403, 403]),
     ("GET", "/v1/analytics/alliance", [200, 200, 403, 403, 200, 403]),
     ("GET", "/v1/export/responses", [200, 403, 403, 403, 200, 403]),
+    ("PUT", "/v1/sessions/{id}/transcript", [201, 403, 201, 201, 403, 403]),
+    ("GET", "/v1/sessions/{id}/transcript-analysis", [200, 200, 200, 200, 403, 403]),
+    // Without sealing keys no text is kept: the roles that may read it get 404.
+    ("GET", "/v1/sessions/{id}/transcript", [404, 404, 404, 403, 403, 403]),
     ("POST", "/v1/webhooks", [201, 403, 403, 403, 403, 403]),
     ("GET", "/v1/webhooks", [200, 403, 403, 403, 403, 403]),
     ("GET", "/v1/webhooks/{id}", [200, 403, 403, 403, 403, 403]),
@@ -193,6 +197,16 @@ async fn call(app: &TestApp, care: &Care, method: &str, path: &str, role: &str, 
                 app.get_as(&care.admin.token, &format!("/v1/webhooks/{hook}/deliveries")).await.json().await.unwrap();
             let delivery = listed["items"][0]["id"].as_str().unwrap().to_owned();
             (Method::POST, format!("/v1/webhooks/{hook}/deliveries/{delivery}/retry"), None)
+        }
+        ("PUT", "/v1/sessions/{id}/transcript") => {
+            let session = care.new_session(app).await;
+            (Method::PUT, format!("/v1/sessions/{session}/transcript"), Some(crate::transcripts::ruptured_transcript()))
+        }
+        ("GET", "/v1/sessions/{id}/transcript-analysis" | "/v1/sessions/{id}/transcript") => {
+            let session = care.new_session(app).await;
+            let body = crate::transcripts::ruptured_transcript();
+            assert_eq!(crate::transcripts::upload(app, &care.admin.token, &session, &body).await.status(), 201);
+            (Method::GET, path.replace("{id}", &session), None)
         }
         ("GET", _) => (Method::GET, path.into(), None),
         other => panic!("the matrix has a row for {other:?} but no request for it"),

@@ -31,6 +31,8 @@ async fn organization(app: &TestApp, name: &str) -> Shapes {
     assert_eq!(ping.status(), 202);
     let listed: Value =
         app.get_as(&care.admin.token, &format!("/v1/webhooks/{webhook_id}/deliveries")).await.json().await.unwrap();
+    let transcript = crate::transcripts::ruptured_transcript();
+    assert_eq!(crate::transcripts::upload(app, &care.admin.token, &care.session_id, &transcript).await.status(), 201);
     Shapes {
         response_id: response["id"].as_str().unwrap().to_owned(),
         signal_id: response["signals"][0]["id"].as_str().unwrap().to_owned(),
@@ -87,6 +89,12 @@ async fn every_id_taking_route_answers_as_for_a_missing_id_across_organizations(
         same("/v1/episodes/{}/outcomes", &bc.episode_id, None),
         same("/v1/clinicians/{}/insights", &bc.clinician.id.to_string(), None),
         same("/v1/responses/{}", &b.response_id, None),
+        same("/v1/sessions/{}/transcript", &bc.session_id, None),
+        same("/v1/sessions/{}/transcript-analysis", &bc.session_id, None),
+        with(
+            Method::PUT,
+            same("/v1/sessions/{}/transcript", &bc.session_id, Some(crate::transcripts::ruptured_transcript())),
+        ),
         with(Method::POST, same("/v1/responses/{}/void", &b.response_id, Some(json!({"reason": "x"})))),
         with(Method::POST, same("/v1/signals/{}/acknowledge", &b.signal_id, None)),
         with(Method::POST, same("/v1/signals/{}/resolve", &b.signal_id, Some(json!({})))),

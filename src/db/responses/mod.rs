@@ -318,7 +318,9 @@ fn with_definitions(
             .select(SignalRow::as_select())
             .load(conn)?;
         for signal in typed(found)? {
-            signals_by_response.entry(signal.response_id).or_default().push(signal);
+            if let Some(response_id) = signal.response_id {
+                signals_by_response.entry(response_id).or_default().push(signal);
+            }
         }
     }
     rows.into_iter()

@@ -11,6 +11,7 @@ pub mod kinds;
 pub mod language;
 pub mod lexicon;
 pub mod parse;
+pub mod series;
 pub mod settings;
 mod tokens;
 

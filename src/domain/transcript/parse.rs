@@ -123,7 +123,7 @@ fn voices(payload: &str) -> Vec<(Option<String>, String)> {
                 pieces.push(finished);
             }
         } else if tag == "/v" {
-            let finished = std::mem::replace(&mut current, (None, String::new()));
+            let finished = std::mem::take(&mut current);
             pieces.push(finished);
         }
         rest = &after[close.saturating_add(1)..];
