@@ -36,6 +36,9 @@ pub enum Command {
         #[arg(long)]
         admin_password_stdin: bool,
     },
+    /// Seal kept transcript text again under the first key of RAPPORT_TRANSCRIPT_KEYS (after
+    /// adding a new key first); prints JSON counts. Run before removing an old key.
+    ResealTranscripts,
 }
 
 pub fn run(cli: Cli, settings: Settings) -> Result<(), StartupError> {
@@ -64,6 +67,13 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), StartupError> {
             let created = database.create_organization(&settings, &name, &admin_email, password);
             database.close();
             println!("{}", serde_json::to_string_pretty(&created?).expect("a plain struct serializes"));
+            Ok(())
+        }
+        Command::ResealTranscripts => {
+            let database = DatabaseHandle::open(&settings)?;
+            let counts = database.reseal_transcripts(&settings);
+            database.close();
+            println!("{}", serde_json::to_string_pretty(&counts?).expect("counts serialize"));
             Ok(())
         }
     }

@@ -1,6 +1,6 @@
 //! Sealing of retained transcript text: XChaCha20-Poly1305 (an authenticated cipher) under keys
 //! from `RAPPORT_TRANSCRIPT_KEYS`, each named by an id stored beside what it sealed, so keys can
-//! rotate (docs/security.md, section 10). The associated data binds a sealed text to its row:
+//! rotate (docs/security.md, section 15). The associated data binds a sealed text to its row:
 //! a sealed value copied to another session or version does not open.
 
 use base64::Engine;
@@ -59,6 +59,11 @@ impl TextVault {
             return Err("no key given".into());
         }
         Ok(Self { keys })
+    }
+
+    /// The id of the key that seals new text.
+    pub fn current_key_id(&self) -> &str {
+        &self.keys[0].0
     }
 
     /// Seals `plain`; returns the key id and nonce ‖ ciphertext.

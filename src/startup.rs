@@ -128,6 +128,30 @@ impl DatabaseHandle {
     }
 }
 
+impl DatabaseHandle {
+    /// `rapport reseal-transcripts`: kept text sealed under an older key, sealed again under the
+    /// current one (docs/security.md, section 15).
+    pub fn reseal_transcripts(&self, settings: &Settings) -> Result<serde_json::Value, StartupError> {
+        let vault = settings.transcript_keys.clone().ok_or(StartupError::Invalid {
+            field: "RAPPORT_TRANSCRIPT_KEYS",
+            detail: "no keys are configured: nothing can be sealed".into(),
+        })?;
+        let current = vault.current_key_id().to_owned();
+        let database = Database::new(&self.url, &pool_options(settings));
+        let (resealed, unopened) = block_on(async {
+            database.migrate().await?;
+            database
+                .reseal_transcripts(current.clone(), move |org, session, version, key_id, sealed| {
+                    let binding = crate::db::transcripts::seal_binding(org, session, version);
+                    let plain = vault.open(key_id, sealed, &binding).ok()?;
+                    Some(vault.seal(&plain, &binding))
+                })
+                .await
+        })?;
+        Ok(serde_json::json!({ "key_id": current, "resealed": resealed, "not_opened": unopened }))
+    }
+}
+
 fn stop_cluster(cluster: &EmbeddedCluster) {
     match cluster.stop() {
         Ok(()) => tracing::info!("stopped the embedded PostgreSQL cluster"),

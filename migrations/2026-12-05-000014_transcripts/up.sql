@@ -1,7 +1,7 @@
 -- Session transcripts read for alliance markers (docs/methodology.md, section 14). One row per
 -- session: the latest analysis (re-uploading replaces it and counts the version up). The text
 -- itself is kept only when the organization asks, sealed with an authenticated cipher under a
--- key named by `text_key_id` (docs/security.md, section 10).
+-- key named by `text_key_id` (docs/security.md, section 15).
 CREATE TABLE session_transcripts (
     organization_id     uuid NOT NULL,
     session_id          uuid NOT NULL,

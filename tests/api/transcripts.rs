@@ -244,6 +244,7 @@ async fn every_malformed_upload_is_refused_with_its_pointer_or_line() {
 }
 
 const KEY_1: &str = "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY_2: &str = "t2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 
 #[tokio::test]
 async fn kept_text_is_sealed_read_back_audited_and_tenant_scoped() {
@@ -280,6 +281,22 @@ async fn kept_text_is_sealed_read_back_audited_and_tenant_scoped() {
     let audit =
         app.get_as(&care.admin.token, "/v1/audit-events?action=transcript.text.read").await.text().await.unwrap();
     assert!(audit.contains(&care.session_id), "the read is audited");
+
+    // Key rotation: reseal under t2, then a service that knows only t2 still reads the text.
+    let rotated = rapport::sealing::TextVault::parse(&format!("{KEY_2},{KEY_1}")).unwrap();
+    let reseal = |vault: rapport::sealing::TextVault| {
+        move |org, session, version, key_id: &str, sealed: &[u8]| {
+            let binding = rapport::db::transcripts::seal_binding(org, session, version);
+            let plain = vault.open(key_id, sealed, &binding).ok()?;
+            Some(vault.seal(&plain, &binding))
+        }
+    };
+    let counts = app.db.reseal_transcripts("t2".into(), reseal(rotated.clone())).await.unwrap();
+    assert_eq!(counts, (1, 0));
+    assert_eq!(app.db.reseal_transcripts("t2".into(), reseal(rotated)).await.unwrap(), (0, 0), "nothing left");
+    let only_new = crate::harness::spawn_app_beside(&app, &[("RAPPORT_TRANSCRIPT_KEYS", KEY_2)]).await;
+    let reread: Value = only_new.get_as(&care.clinician.token, &path).await.json().await.unwrap();
+    assert_eq!(reread["turns"], text["turns"]);
 
     // Another organization cannot tell the session exists; integrations never read text.
     let other = Care::new(&app, "Other Clinic").await;

@@ -171,6 +171,18 @@ pub struct TranscriptAnalysis {
 }
 
 const FIRST_PERSON: [&str; 5] = ["i", "me", "my", "mine", "myself"];
+/// "I think …", "I mean …": hedges that do not make talk about oneself.
+const HEDGES: [&str; 6] = ["think", "mean", "suppose", "guess", "believe", "know"];
+
+/// Whether a turn speaks of the speaker (outside quotes and hedges).
+fn speaks_of_self(tokens: &Tokens) -> bool {
+    tokens.tokens.iter().enumerate().any(|(index, token)| {
+        let next = index.checked_add(1).and_then(|i| tokens.tokens.get(i));
+        !token.quoted
+            && FIRST_PERSON.contains(&token.word.as_str())
+            && !(token.word == "i" && next.is_some_and(|n| HEDGES.contains(&n.word.as_str())))
+    })
+}
 
 struct Found<'a> {
     entry: &'a Entry,
@@ -306,10 +318,8 @@ pub fn analyse(turns: &[Turn], lexicon: &Lexicon, settings: &AnalysisSettings) -
         match turn.speaker {
             Speaker::Other => {}
             Speaker::Client => {
-                let context = TurnContext {
-                    after_open_question: open_question_pending,
-                    first_person: tokens.tokens.iter().any(|t| !t.quoted && FIRST_PERSON.contains(&t.word.as_str())),
-                };
+                let context =
+                    TurnContext { after_open_question: open_question_pending, first_person: speaks_of_self(tokens) };
                 let mut by_kind: BTreeMap<MarkerKind, Marker> = BTreeMap::new();
                 if open_question_pending && turn_words <= settings.minimal_response_words as u64 {
                     let end = turn.text.chars().count();
