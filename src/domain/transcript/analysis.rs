@@ -2,8 +2,12 @@
 //! their resolution, and the session's metrics (docs/methodology.md, section 14). Pure: the
 //! same turns, lexicon and settings give the same analysis.
 
+use super::episodes::episodes;
+pub use super::episodes::{EpisodeFamily, EpisodeStatus, Resolution, RuptureEpisode};
 use super::kinds::{Category, Family, MarkerKind, MoveKind, Speaker, Strength};
 use super::lexicon::{Entry, Lexicon, Position, SentenceType};
+use super::metrics::metrics;
+pub use super::metrics::{PerSpeaker, ShareBasis, TranscriptMetrics};
 use super::tokens::{NEGATORS, Tokens, tokenize};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -60,103 +64,6 @@ pub struct Move {
     pub rule: String,
     pub lexicon_entry: Option<String>,
     pub evidence: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EpisodeFamily {
-    Withdrawal,
-    Confrontation,
-    /// Markers of both families in one episode.
-    Mixed,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EpisodeStatus {
-    /// A resolving move followed within the window.
-    Addressed,
-    Unaddressed,
-}
-
-/// The move that addressed a rupture episode.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Resolution {
-    pub turn: usize,
-    pub kind: MoveKind,
-    /// Index into `moves`.
-    #[serde(rename = "move")]
-    pub move_index: usize,
-}
-
-/// Markers close together (each within the window of the previous one, no resolving move
-/// between them) form one rupture episode.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct RuptureEpisode {
-    pub family: EpisodeFamily,
-    pub first_turn: usize,
-    pub last_turn: usize,
-    /// Indexes into `markers`.
-    pub markers: Vec<usize>,
-    pub status: EpisodeStatus,
-    pub resolved_by: Option<Resolution>,
-}
-
-/// Per speaker.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct PerSpeaker {
-    pub therapist: u64,
-    pub client: u64,
-    pub other: u64,
-}
-
-impl PerSpeaker {
-    fn add(&mut self, speaker: Speaker, amount: u64) {
-        let slot = match speaker {
-            Speaker::Therapist => &mut self.therapist,
-            Speaker::Client => &mut self.client,
-            Speaker::Other => &mut self.other,
-        };
-        *slot = slot.saturating_add(amount);
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ShareBasis {
-    /// Speaking time from the turns' timestamps.
-    Time,
-    /// Words, when the turns carry no duration.
-    Words,
-}
-
-/// The session's counts. Moves are counted once per therapist turn.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct TranscriptMetrics {
-    pub turns: usize,
-    pub words: PerSpeaker,
-    pub speaking_ms: PerSpeaker,
-    /// Therapist ÷ (therapist + client); other speakers left out.
-    pub therapist_talk_share: Option<f64>,
-    pub talk_share_basis: ShareBasis,
-    pub markers: usize,
-    pub withdrawal_markers: usize,
-    pub confrontation_markers: usize,
-    /// Markers per 1,000 client words.
-    pub markers_per_1000_client_words: Option<f64>,
-    pub rupture_episodes: usize,
-    pub unaddressed_episodes: usize,
-    /// Episodes with a confrontation marker (confrontation or mixed).
-    pub confrontation_episodes: usize,
-    pub confrontation_unaddressed: usize,
-    pub feedback_elicited: usize,
-    pub reflections: usize,
-    pub open_questions: usize,
-    pub closed_questions: usize,
-    /// Reflections ÷ questions (MITI R:Q; 1 is fair, 2 good).
-    pub reflection_to_question_ratio: Option<f64>,
-    /// Open ÷ all questions.
-    pub open_question_share: Option<f64>,
 }
 
 /// Everything found in one transcript.
@@ -297,10 +204,6 @@ fn word_count(tokens: &Tokens) -> u64 {
     spans.len() as u64
 }
 
-fn ratio(part: usize, whole: usize) -> Option<f64> {
-    (whole > 0).then(|| part as f64 / whole as f64)
-}
-
 /// Reads one transcript.
 pub fn analyse(turns: &[Turn], lexicon: &Lexicon, settings: &AnalysisSettings) -> TranscriptAnalysis {
     let tokenized: Vec<Tokens> = turns.iter().map(|turn| tokenize(&turn.text)).collect();
@@ -428,101 +331,5 @@ pub fn analyse(turns: &[Turn], lexicon: &Lexicon, settings: &AnalysisSettings) -
         moves,
         rupture_episodes,
         metrics,
-    }
-}
-
-fn first_resolution(moves: &[Move], lexicon: &Lexicon, after: usize, until: usize) -> Option<Resolution> {
-    moves
-        .iter()
-        .enumerate()
-        .find(|(_, m)| m.turn > after && m.turn <= until && lexicon.resolves(m.kind))
-        .map(|(index, m)| Resolution { turn: m.turn, kind: m.kind, move_index: index })
-}
-
-fn episodes(markers: &[Marker], moves: &[Move], lexicon: &Lexicon, window: usize) -> Vec<RuptureEpisode> {
-    let close = |markers_in: Vec<usize>, first_turn: usize, last_turn: usize| {
-        let families: Vec<Family> = markers_in.iter().filter_map(|&i| markers.get(i)).map(|m| m.family).collect();
-        let family = if families.iter().all(|f| *f == Family::Withdrawal) {
-            EpisodeFamily::Withdrawal
-        } else if families.iter().all(|f| *f == Family::Confrontation) {
-            EpisodeFamily::Confrontation
-        } else {
-            EpisodeFamily::Mixed
-        };
-        let resolved_by = first_resolution(moves, lexicon, last_turn, last_turn.saturating_add(window));
-        RuptureEpisode {
-            family,
-            first_turn,
-            last_turn,
-            markers: markers_in,
-            status: if resolved_by.is_some() { EpisodeStatus::Addressed } else { EpisodeStatus::Unaddressed },
-            resolved_by,
-        }
-    };
-    let mut done = Vec::new();
-    let mut open: Option<(Vec<usize>, usize, usize)> = None;
-    for (index, marker) in markers.iter().enumerate() {
-        open = match open.take() {
-            Some((mut members, first, last))
-                if marker.turn <= last.saturating_add(window)
-                    && first_resolution(moves, lexicon, last, marker.turn).is_none() =>
-            {
-                members.push(index);
-                Some((members, first, marker.turn))
-            }
-            Some((members, first, last)) => {
-                done.push(close(members, first, last));
-                Some((vec![index], marker.turn, marker.turn))
-            }
-            None => Some((vec![index], marker.turn, marker.turn)),
-        };
-    }
-    if let Some((members, first, last)) = open {
-        done.push(close(members, first, last));
-    }
-    done
-}
-
-fn metrics(
-    turns: usize,
-    words: PerSpeaker,
-    speaking_ms: PerSpeaker,
-    markers: &[Marker],
-    moves: &[Move],
-    episodes: &[RuptureEpisode],
-) -> TranscriptMetrics {
-    let count = |kind: MoveKind| moves.iter().filter(|m| m.kind == kind).count();
-    let timed = speaking_ms.therapist.saturating_add(speaking_ms.client);
-    let (therapist_talk_share, talk_share_basis) = if timed > 0 {
-        (Some(speaking_ms.therapist as f64 / timed as f64), ShareBasis::Time)
-    } else {
-        let spoken = words.therapist.saturating_add(words.client);
-        ((spoken > 0).then(|| words.therapist as f64 / spoken as f64), ShareBasis::Words)
-    };
-    let withdrawal_markers = markers.iter().filter(|m| m.family == Family::Withdrawal).count();
-    let confrontational: Vec<&RuptureEpisode> =
-        episodes.iter().filter(|e| e.family != EpisodeFamily::Withdrawal).collect();
-    let (open_questions, closed_questions) = (count(MoveKind::QuestionOpen), count(MoveKind::QuestionClosed));
-    let questions = open_questions.saturating_add(closed_questions);
-    TranscriptMetrics {
-        turns,
-        words,
-        speaking_ms,
-        therapist_talk_share,
-        talk_share_basis,
-        markers: markers.len(),
-        withdrawal_markers,
-        confrontation_markers: markers.len().saturating_sub(withdrawal_markers),
-        markers_per_1000_client_words: (words.client > 0).then(|| markers.len() as f64 * 1000.0 / words.client as f64),
-        rupture_episodes: episodes.len(),
-        unaddressed_episodes: episodes.iter().filter(|e| e.status == EpisodeStatus::Unaddressed).count(),
-        confrontation_episodes: confrontational.len(),
-        confrontation_unaddressed: confrontational.iter().filter(|e| e.status == EpisodeStatus::Unaddressed).count(),
-        feedback_elicited: count(MoveKind::FeedbackElicited),
-        reflections: count(MoveKind::Reflection),
-        open_questions,
-        closed_questions,
-        reflection_to_question_ratio: ratio(count(MoveKind::Reflection), questions),
-        open_question_share: ratio(open_questions, questions),
     }
 }

@@ -6,10 +6,12 @@
 //! beside them and never instead of them.
 
 pub mod analysis;
+mod episodes;
 pub mod growth;
 pub mod kinds;
 pub mod language;
 pub mod lexicon;
+mod metrics;
 pub mod parse;
 pub mod series;
 pub mod settings;

@@ -3,17 +3,17 @@
 //! `transcript_rupture_unaddressed` signal, and the reads behind the alliance view and the
 //! clinician's areas for growth. The text never reaches this module unsealed.
 
+mod rotation;
+mod signal;
+
 use super::audit::Actor;
 use super::episodes::find_visible_episode;
-use super::schema::{responses, session_transcripts, sessions, signals};
-use super::signals::{Signal, SignalRow};
+use super::schema::{responses, session_transcripts, sessions};
 use super::{Database, DbError};
 use crate::domain::settings::OrganizationSettings;
-use crate::domain::signals::{SignalKind, SignalStatus};
 use crate::domain::transcript::TranscriptAnalysis;
 use crate::domain::transcript::analysis::TranscriptMetrics;
 use crate::domain::transcript::series::AnalysedSession;
-use crate::domain::webhooks::EventType;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -112,92 +112,6 @@ fn find_row(
         .select(TranscriptRow::as_select())
         .first(conn)
         .optional()?)
-}
-
-/// Raises, refreshes or resolves the session's `transcript_rupture_unaddressed` signal.
-fn transcript_signal(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    target: &TranscriptTarget,
-    version: i32,
-    analysis: &TranscriptAnalysis,
-) -> Result<Option<Uuid>, DbError> {
-    let kind = SignalKind::TranscriptRuptureUnaddressed;
-    let org = actor.organization_id;
-    let existing: Option<SignalRow> = signals::table
-        .filter(signals::organization_id.eq(org))
-        .filter(signals::session_id.eq(target.session_id))
-        .filter(signals::kind.eq(kind.as_str()))
-        .filter(signals::response_id.is_null())
-        .select(SignalRow::as_select())
-        .for_update()
-        .first(conn)
-        .optional()?;
-    let unaddressed: Vec<serde_json::Value> = analysis
-        .rupture_episodes
-        .iter()
-        .filter(|e| e.status == crate::domain::transcript::analysis::EpisodeStatus::Unaddressed)
-        .map(|e| serde_json::json!({ "family": e.family, "first_turn": e.first_turn, "last_turn": e.last_turn }))
-        .collect();
-    let evidence = serde_json::json!({
-        "transcript_version": version,
-        "rules_version": analysis.rules_version,
-        "unaddressed_episodes": unaddressed,
-        "validity_note": crate::domain::transcript::VALIDITY_NOTE,
-    });
-    let now = Utc::now();
-    let changed: Option<(SignalRow, EventType)> = match (existing, unaddressed.is_empty()) {
-        (None, true) => None,
-        (None, false) => diesel::insert_into(signals::table)
-            .values((
-                signals::organization_id.eq(org),
-                signals::id.eq(Uuid::now_v7()),
-                signals::kind.eq(kind.as_str()),
-                signals::severity.eq(kind.severity().as_str()),
-                signals::client_id.eq(target.client_id),
-                signals::episode_id.eq(target.episode_id),
-                signals::session_id.eq(target.session_id),
-                signals::clinician_id.eq(target.clinician_id),
-                signals::response_ids.eq(Vec::<Uuid>::new()),
-                signals::evidence.eq(&evidence),
-            ))
-            .on_conflict_do_nothing()
-            .returning(SignalRow::as_returning())
-            .get_result(conn)
-            .optional()?
-            .map(|row| (row, EventType::SignalCreated)),
-        (Some(row), false) => {
-            let updated = diesel::update(signals::table.find((org, row.id)))
-                .set((signals::evidence.eq(&evidence), signals::updated_at.eq(now)))
-                .returning(SignalRow::as_returning())
-                .get_result(conn)?;
-            Some((updated, EventType::SignalUpdated))
-        }
-        (Some(row), true) if row.status != SignalStatus::Resolved.as_str() => {
-            let note = format!("Version {version} of the transcript analysis found no unaddressed rupture.");
-            let updated = diesel::update(signals::table.find((org, row.id)))
-                .set((
-                    signals::status.eq(SignalStatus::Resolved.as_str()),
-                    signals::resolved_by.eq(actor.id),
-                    signals::resolved_at.eq(now),
-                    signals::resolution_note.eq(note),
-                    signals::evidence.eq(&evidence),
-                    signals::updated_at.eq(now),
-                ))
-                .returning(SignalRow::as_returning())
-                .get_result(conn)?;
-            Some((updated, EventType::SignalUpdated))
-        }
-        (Some(_), true) => None,
-    };
-    match changed {
-        Some((row, event)) => {
-            let signal = Signal::try_from(row)?;
-            super::webhooks::emit_signal(conn, org, event, &signal)?;
-            Ok(Some(signal.id))
-        }
-        None => Ok(None),
-    }
 }
 
 /// The episode's analysed sessions in session order.
@@ -372,7 +286,7 @@ impl Database {
                     ))
                     .returning(TranscriptRow::as_returning())
                     .get_result(conn)?;
-                let signal = transcript_signal(conn, &actor, &target, version, &upload.analysis)?;
+                let signal = signal::transcript_signal(conn, &actor, &target, version, &upload.analysis)?;
                 let metrics = &upload.analysis.metrics;
                 actor.record(
                     conn,
@@ -442,64 +356,6 @@ impl Database {
                 };
                 Ok((row, text))
             })
-        })
-        .await
-    }
-
-    /// Key rotation: seals again, under the current key, every kept text sealed under another.
-    /// `reseal(organization, session, version, key id, sealed)` returns the new key id and bytes,
-    /// or `None` when the text does not open (counted, left as it is). Returns (resealed, not opened).
-    pub async fn reseal_transcripts(
-        &self,
-        current_key: String,
-        reseal: impl Fn(Uuid, Uuid, i32, &str, &[u8]) -> Option<(String, Vec<u8>)> + Send + 'static,
-    ) -> Result<(usize, usize), DbError> {
-        use super::schema::organizations;
-        self.run(move |conn| {
-            let (mut resealed, mut unopened) = (0usize, 0usize);
-            let organization_ids: Vec<Uuid> = organizations::table.select(organizations::id).load(conn)?;
-            for org in organization_ids {
-                let mut after = Uuid::nil();
-                loop {
-                    let batch: Vec<(Uuid, i32, Option<String>, Option<Vec<u8>>)> = session_transcripts::table
-                        .filter(session_transcripts::organization_id.eq(org))
-                        .filter(session_transcripts::session_id.gt(after))
-                        .filter(session_transcripts::text_key_id.ne(&current_key))
-                        .order(session_transcripts::session_id.asc())
-                        .limit(200)
-                        .select((
-                            session_transcripts::session_id,
-                            session_transcripts::version,
-                            session_transcripts::text_key_id,
-                            session_transcripts::text_sealed,
-                        ))
-                        .load(conn)?;
-                    let Some(last) = batch.last() else { break };
-                    after = last.0;
-                    for (session_id, version, key_id, sealed) in batch {
-                        let (Some(key_id), Some(sealed)) = (key_id, sealed) else { continue };
-                        let Some((new_key, new_sealed)) = reseal(org, session_id, version, &key_id, &sealed) else {
-                            unopened = unopened.saturating_add(1);
-                            continue;
-                        };
-                        // Only if no upload replaced it meanwhile (same version, same key).
-                        let updated = diesel::update(
-                            session_transcripts::table
-                                .filter(session_transcripts::organization_id.eq(org))
-                                .filter(session_transcripts::session_id.eq(session_id))
-                                .filter(session_transcripts::version.eq(version))
-                                .filter(session_transcripts::text_key_id.eq(&key_id)),
-                        )
-                        .set((
-                            session_transcripts::text_key_id.eq(new_key),
-                            session_transcripts::text_sealed.eq(new_sealed),
-                        ))
-                        .execute(conn)?;
-                        resealed = resealed.saturating_add(updated);
-                    }
-                }
-            }
-            Ok((resealed, unopened))
         })
         .await
     }
