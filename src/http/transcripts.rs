@@ -87,8 +87,8 @@ enum Format {
     Vtt,
 }
 
-/// Reads and checks the body: every malformed case answers 4xx with a pointer or a line.
-async fn turns_from(request: &HttpRequest, payload: web::Payload) -> Result<(Vec<Turn>, Format), ApiError> {
+/// Reads the body (415 for another type, 413 past the limit); parsed once the session is known.
+async fn read_upload(request: &HttpRequest, payload: web::Payload) -> Result<(web::BytesMut, Format), ApiError> {
     let limit = request.app_data::<web::Data<BodyLimit>>().map_or(1_048_576, |l| l.0);
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -101,10 +101,14 @@ async fn turns_from(request: &HttpRequest, payload: web::Payload) -> Result<(Vec
             return Err(ApiError::UnsupportedMediaType { expected: "application/json (turns) or text/vtt (WebVTT)" });
         }
     };
-    let body = read_body(payload.into_inner(), limit).await?;
+    Ok((read_body(payload.into_inner(), limit).await?, format))
+}
+
+/// Checks the body: every malformed case answers 4xx with a pointer or a line.
+fn turns_from(request: &HttpRequest, body: &[u8], format: &Format) -> Result<Vec<Turn>, ApiError> {
     let turns = match format {
         Format::Json => {
-            let turns: Vec<Turn> = parse_json(&body)?;
+            let turns: Vec<Turn> = parse_json(body)?;
             parse::check_turns(&turns).map_err(ApiError::Validation)?;
             turns
         }
@@ -116,13 +120,13 @@ async fn turns_from(request: &HttpRequest, payload: web::Payload) -> Result<(Vec
                     "must not contain NUL bytes",
                 )]));
             }
-            parse::parse_vtt(&body).map_err(ApiError::Validation)?
+            parse::parse_vtt(body).map_err(ApiError::Validation)?
         }
     };
     let declared = request.headers().get(header::CONTENT_LANGUAGE).and_then(|v| v.to_str().ok());
     language::check_english(&turns, declared)
         .map_err(|detail| ApiError::Unprocessable { code: "unsupported_language", detail })?;
-    Ok((turns, format))
+    Ok(turns)
 }
 
 /// Upload a session's transcript; Rapport reads it for rupture markers and therapist moves.
@@ -167,8 +171,11 @@ pub async fn put_transcript(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&UPLOADERS)?;
     let session_id = id.into_inner();
-    let (turns, format) = turns_from(&request, payload).await?;
+    let (body, format) = read_upload(&request, payload).await?;
+    // A session the caller cannot see answers 404 whatever the body holds.
     let target = database.transcript_target(user.actor(), session_id).await?;
+    let turns = turns_from(&request, &body, &format)?;
+    drop(body);
     let settings = target.settings.transcripts.clone();
     let vault = match (settings.retain_text, &vault.0) {
         (false, _) => None,
