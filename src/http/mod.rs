@@ -93,6 +93,7 @@ pub fn api_routes(config: &mut ServiceConfig) {
         .service(transcripts::put_transcript)
         .service(transcripts::get_transcript_analysis)
         .service(transcripts::get_transcript_text)
+        .service(transcripts::delete_transcript)
         .service(audit_events::list_audit_events)
         .service(export::export_responses)
         .service(webhooks::create_webhook)

@@ -5,18 +5,23 @@
 
 use super::auth_user::AuthUser;
 use super::extract::{BodyLimit, discard_body, parse_json, read_body};
+use super::query::Query;
 use super::rounded::round_floats;
 use crate::db::Database;
 use crate::db::transcripts::{StoredTranscript, Upload, seal_binding};
 use crate::domain::Role;
 use crate::domain::transcript::analysis::{Marker, Move, RuptureEpisode, TranscriptMetrics};
+use crate::domain::transcript::parse::VoiceNames;
 use crate::domain::transcript::{Lexicon, Turn, VALIDITY_NOTE, analyse, language, parse};
-use crate::error::{ApiError, AuthProblems, BodyProblems, NotFoundProblem, PathProblems};
+use crate::domain::validation::plain_text;
+use crate::error::{ApiError, AuthProblems, BodyProblems, FieldError, NotFoundProblem, PathProblems, QueryProblems};
 use crate::sealing::TextVault;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde::Serialize;
+use utoipa::IntoParams;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -104,8 +109,47 @@ async fn read_upload(request: &HttpRequest, payload: web::Payload) -> Result<(we
     Ok((read_body(payload.into_inner(), limit).await?, format))
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VoiceQuery {
+    /// WebVTT only: the voice name the recording gives the therapist (e.g. `Dr Lee`), when it
+    /// does not start with a role word.
+    pub therapist: Option<String>,
+    /// WebVTT only: the client's voice name.
+    pub client: Option<String>,
+    /// WebVTT only: another speaker's voice name (an interpreter, a parent).
+    pub other: Option<String>,
+}
+
+impl VoiceQuery {
+    fn names(&self, format: &Format) -> Result<VoiceNames, ApiError> {
+        let mut errors = Vec::new();
+        let mut take = |name: &str, value: &Option<String>| -> Vec<String> {
+            let Some(raw) = value else { return Vec::new() };
+            if matches!(format, Format::Json) {
+                errors.push(FieldError::query(name, "names a WebVTT voice; JSON turns name their speaker"));
+                return Vec::new();
+            }
+            match plain_text(raw, 60, "") {
+                Ok(text) => vec![text],
+                Err(error) => {
+                    errors.push(FieldError::query(name, error.detail));
+                    Vec::new()
+                }
+            }
+        };
+        let names = VoiceNames {
+            therapist: take("therapist", &self.therapist),
+            client: take("client", &self.client),
+            other: take("other", &self.other),
+        };
+        if errors.is_empty() { Ok(names) } else { Err(ApiError::InvalidParameters { code: "invalid_query", errors }) }
+    }
+}
+
 /// Checks the body: every malformed case answers 4xx with a pointer or a line.
-fn turns_from(request: &HttpRequest, body: &[u8], format: &Format) -> Result<Vec<Turn>, ApiError> {
+fn turns_from(request: &HttpRequest, body: &[u8], format: &Format, names: &VoiceNames) -> Result<Vec<Turn>, ApiError> {
     let turns = match format {
         Format::Json => {
             let turns: Vec<Turn> = parse_json(body)?;
@@ -120,7 +164,7 @@ fn turns_from(request: &HttpRequest, body: &[u8], format: &Format) -> Result<Vec
                     "must not contain NUL bytes",
                 )]));
             }
-            parse::parse_vtt(body).map_err(ApiError::Validation)?
+            parse::parse_vtt(body, names).map_err(ApiError::Validation)?
         }
     };
     let declared = request.headers().get(header::CONTENT_LANGUAGE).and_then(|v| v.to_str().ok());
@@ -133,8 +177,10 @@ fn turns_from(request: &HttpRequest, body: &[u8], format: &Format) -> Result<Vec
 ///
 /// Body: `application/json`, an array of turns `{"speaker": "therapist"|"client"|"other",
 /// "start_ms", "end_ms", "text"}` in time order; or `text/vtt` (WebVTT) with voice tags
-/// (`<v Therapist>`, `<v Client>`, `<v Other>`; a voice's first word names the role), where
-/// consecutive cues of one speaker become one turn. Errors name the JSON pointer, or the line
+/// (`<v Therapist>`, `<v Client>`, `<v Other>`; a voice's first word names the role, or the
+/// `therapist`, `client` and `other` parameters map a recording's names, e.g. `?therapist=Dr Lee`;
+/// cues without a voice tag may start `Name: `), where consecutive cues of one speaker become
+/// one turn. Errors name the JSON pointer, or the line
 /// (`in: line`). English only: `Content-Language` other than `en`, or text that does not read
 /// as English, answers 422 `unsupported_language`. The text is analysed and, unless the
 /// organization's settings turn `transcripts.retain_text` on, not kept: only the analysis (with
@@ -147,6 +193,7 @@ fn turns_from(request: &HttpRequest, body: &[u8], format: &Format) -> Result<Vec
     params(
         ("id" = Uuid, Path, description = "The session's id"),
         ("Content-Language" = Option<String>, Header, description = "The transcript's language; only `en` is analysed"),
+        VoiceQuery,
     ),
     request_body(content(
         (Vec<Turn> = "application/json"),
@@ -156,7 +203,7 @@ fn turns_from(request: &HttpRequest, body: &[u8], format: &Format) -> Result<Vec
         (status = 201, description = "The first analysis of this session", body = TranscriptAnalysisView),
         (status = 200, description = "A new version of the analysis", body = TranscriptAnalysisView),
         (status = 409, description = "Retention is on but no sealing key is configured", body = crate::error::Problem, content_type = "application/problem+json"),
-        AuthProblems, NotFoundProblem, BodyProblems, PathProblems
+        AuthProblems, NotFoundProblem, BodyProblems, PathProblems, QueryProblems
     ),
     security(("bearer" = []))
 )]
@@ -164,6 +211,7 @@ fn turns_from(request: &HttpRequest, body: &[u8], format: &Format) -> Result<Vec
 pub async fn put_transcript(
     user: AuthUser,
     id: web::Path<Uuid>,
+    voices: Query<VoiceQuery>,
     request: HttpRequest,
     payload: web::Payload,
     database: web::Data<Database>,
@@ -172,9 +220,10 @@ pub async fn put_transcript(
     user.require(&UPLOADERS)?;
     let session_id = id.into_inner();
     let (body, format) = read_upload(&request, payload).await?;
+    let names = voices.names(&format)?;
     // A session the caller cannot see answers 404 whatever the body holds.
     let target = database.transcript_target(user.actor(), session_id).await?;
-    let turns = turns_from(&request, &body, &format)?;
+    let turns = turns_from(&request, &body, &format, &names)?;
     drop(body);
     let settings = target.settings.transcripts.clone();
     let vault = match (settings.retain_text, &vault.0) {
@@ -269,4 +318,24 @@ pub async fn get_transcript_text(
         .map_err(ApiError::internal)?;
     let turns: Vec<Turn> = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
     Ok(web::Json(TranscriptTextView { session_id, version: row.version, turns }))
+}
+
+/// Delete a session's transcript analysis, and its kept text if any (for instance when the
+/// client withdraws consent). The session's open transcript signal is resolved. Audited
+/// (`transcript.delete`). The clinician of the session and admins.
+#[utoipa::path(
+    tag = "transcripts",
+    params(("id" = Uuid, Path, description = "The session's id")),
+    responses((status = 204, description = "Deleted"), AuthProblems, NotFoundProblem, PathProblems),
+    security(("bearer" = []))
+)]
+#[delete("/v1/sessions/{id}/transcript")]
+pub async fn delete_transcript(
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    database: web::Data<Database>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Clinician])?;
+    database.delete_transcript(user.actor(), id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -57,6 +57,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/v1/sessions/{id}/transcript-analysis", [200, 200, 200, 200, 403, 403]),
     // Without sealing keys no text is kept: the roles that may read it get 404.
     ("GET", "/v1/sessions/{id}/transcript", [404, 404, 404, 403, 403, 403]),
+    ("DELETE", "/v1/sessions/{id}/transcript", [204, 403, 204, 403, 403, 403]),
     ("POST", "/v1/webhooks", [201, 403, 403, 403, 403, 403]),
     ("GET", "/v1/webhooks", [200, 403, 403, 403, 403, 403]),
     ("GET", "/v1/webhooks/{id}", [200, 403, 403, 403, 403, 403]),
@@ -202,11 +203,12 @@ async fn call(app: &TestApp, care: &Care, method: &str, path: &str, role: &str, 
             let session = care.new_session(app).await;
             (Method::PUT, format!("/v1/sessions/{session}/transcript"), Some(crate::transcripts::ruptured_transcript()))
         }
-        ("GET", "/v1/sessions/{id}/transcript-analysis" | "/v1/sessions/{id}/transcript") => {
+        ("GET" | "DELETE", "/v1/sessions/{id}/transcript-analysis" | "/v1/sessions/{id}/transcript") => {
             let session = care.new_session(app).await;
             let body = crate::transcripts::ruptured_transcript();
             assert_eq!(crate::transcripts::upload(app, &care.admin.token, &session, &body).await.status(), 201);
-            (Method::GET, path.replace("{id}", &session), None)
+            let method = if method == "GET" { Method::GET } else { Method::DELETE };
+            (method, path.replace("{id}", &session), None)
         }
         ("GET", _) => (Method::GET, path.into(), None),
         other => panic!("the matrix has a row for {other:?} but no request for it"),

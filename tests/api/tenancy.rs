@@ -91,6 +91,7 @@ async fn every_id_taking_route_answers_as_for_a_missing_id_across_organizations(
         same("/v1/responses/{}", &b.response_id, None),
         same("/v1/sessions/{}/transcript", &bc.session_id, None),
         same("/v1/sessions/{}/transcript-analysis", &bc.session_id, None),
+        with(Method::DELETE, same("/v1/sessions/{}/transcript", &bc.session_id, None)),
         with(
             Method::PUT,
             same("/v1/sessions/{}/transcript", &bc.session_id, Some(crate::transcripts::ruptured_transcript())),

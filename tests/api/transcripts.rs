@@ -147,7 +147,8 @@ async fn upload_analysis_alliance_signal_insights_and_erasure() {
     let feedback =
         growth["areas"].as_array().unwrap().iter().find(|a| a["rule"] == "feedback_rarely_elicited").unwrap();
     assert_eq!((feedback["value"].as_f64(), feedback["flagged"].as_bool()), (Some(0.0), Some(false)));
-    assert_eq!(feedback["sessions"][0], care.session_id.as_str());
+    assert_eq!(feedback["sessions"][0]["session_id"], care.session_id.as_str());
+    assert_eq!(feedback["sessions"][0]["value"], 0.0);
 
     // A calmer re-upload replaces the analysis (version 2) and resolves the signal.
     let replaced = upload(&app, &care.clinician.token, &care.session_id, &calm_transcript()).await;
@@ -341,4 +342,65 @@ async fn retention_needs_a_key_and_custom_lexicon_entries_are_validated_and_vers
     assert_eq!(analysis["markers"][0]["lexicon_entry"], "custom.0");
     assert!(analysis["rules_version"].as_str().unwrap().ends_with(&format!("+org.{version}")));
     assert_eq!(analysis["settings_version"], version);
+}
+
+#[tokio::test]
+async fn named_voices_are_mapped_by_the_uploader_and_a_transcript_can_be_withdrawn() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Voices Clinic").await;
+    let zoom = "WEBVTT\n\n1\n00:00:01.000 --> 00:00:04.000\nDr Lee: How was the week?\n\n\
+                2\n00:00:04.500 --> 00:00:06.000\nSam Jones: Honestly, this isn't helping.\n";
+    let path = |query: &str| format!("/v1/sessions/{}/transcript{query}", care.session_id);
+    let unmapped = app
+        .client
+        .put(app.url(&path("")))
+        .bearer_auth(&care.clinician.token)
+        .header("content-type", "text/vtt")
+        .body(zoom)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(unmapped, 422, "validation").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/5");
+    let mapped = app
+        .client
+        .put(app.url(&path("?therapist=dr%20lee&client=Sam%20Jones")))
+        .bearer_auth(&care.clinician.token)
+        .header("content-type", "text/vtt")
+        .body(zoom)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mapped.status(), 201);
+    let analysis: Value = mapped.json().await.unwrap();
+    assert_eq!(kinds(&analysis["markers"]), [(1, "complaint_progress".into())]);
+    assert!(analysis["metrics"]["words"]["therapist"].as_u64().unwrap() > 0);
+    // Voice names belong to WebVTT; on JSON turns they are refused by name.
+    let misplaced = app
+        .client
+        .put(app.url(&path("?therapist=Dr%20Lee")))
+        .bearer_auth(&care.clinician.token)
+        .json(&calm_transcript())
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(misplaced, 400, "invalid_query").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/therapist");
+
+    // Withdrawn: the analysis goes, its open signal is resolved, and it is audited.
+    assert_eq!(transcript_signals(&app, &care.clinician.token).await["items"][0]["status"], "open");
+    assert_eq!(app.delete_as(&care.clinician.token, &path("")).await.status(), 204);
+    let gone =
+        app.get_as(&care.clinician.token, &format!("/v1/sessions/{}/transcript-analysis", care.session_id)).await;
+    assert_problem(gone, 404, "not_found").await;
+    let resolved = transcript_signals(&app, &care.clinician.token).await;
+    assert_eq!(resolved["items"][0]["status"], "resolved");
+    assert!(resolved["items"][0]["resolution_note"].as_str().unwrap().contains("deleted"));
+    assert_problem(app.delete_as(&care.clinician.token, &path("")).await, 404, "not_found").await;
+    let audit = app.get_as(&care.admin.token, "/v1/audit-events?action=transcript.delete").await.text().await.unwrap();
+    assert!(audit.contains(&care.session_id));
+}
+
+async fn transcript_signals(app: &TestApp, token: &str) -> Value {
+    app.get_as(token, "/v1/signals?kind=transcript_rupture_unaddressed").await.json().await.unwrap()
 }

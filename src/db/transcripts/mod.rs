@@ -328,6 +328,32 @@ impl Database {
         .await
     }
 
+    /// Deletes the session's analysis and kept text; resolves its open transcript signal.
+    pub async fn delete_transcript(&self, actor: Actor, session_id: Uuid) -> Result<(), DbError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                visible_session(conn, &actor, session_id)?;
+                let org = actor.organization_id;
+                let row = find_row(conn, org, session_id)?.ok_or(DbError::NotFound)?;
+                diesel::delete(session_transcripts::table.find((org, session_id))).execute(conn)?;
+                let signal = signal::resolve_for_deleted(conn, &actor, session_id, row.version)?;
+                actor.record(
+                    conn,
+                    "transcript.delete",
+                    "session",
+                    Some(session_id),
+                    serde_json::json!({
+                        "version": row.version,
+                        "text_deleted": row.text_key_id.is_some(),
+                        "signal_id": signal,
+                    }),
+                )?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// The session's sealed text, if kept (audited, whether or not it was).
     pub async fn transcript_text(
         &self,

@@ -98,3 +98,43 @@ pub(super) fn transcript_signal(
         None => Ok(None),
     }
 }
+
+/// The analysis behind the session's open transcript signal was deleted: the signal is resolved
+/// (kept, as the record of what was raised), with a note naming the version.
+pub(super) fn resolve_for_deleted(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    session_id: Uuid,
+    version: i32,
+) -> Result<Option<Uuid>, DbError> {
+    let kind = SignalKind::TranscriptRuptureUnaddressed;
+    let org = actor.organization_id;
+    let now = Utc::now();
+    let note = format!("Version {version} of the transcript analysis was deleted.");
+    let resolved: Option<SignalRow> = diesel::update(
+        signals::table
+            .filter(signals::organization_id.eq(org))
+            .filter(signals::session_id.eq(session_id))
+            .filter(signals::kind.eq(kind.as_str()))
+            .filter(signals::response_id.is_null())
+            .filter(signals::status.ne(SignalStatus::Resolved.as_str())),
+    )
+    .set((
+        signals::status.eq(SignalStatus::Resolved.as_str()),
+        signals::resolved_by.eq(actor.id),
+        signals::resolved_at.eq(now),
+        signals::resolution_note.eq(note),
+        signals::updated_at.eq(now),
+    ))
+    .returning(SignalRow::as_returning())
+    .get_result(conn)
+    .optional()?;
+    match resolved {
+        Some(row) => {
+            let signal = Signal::try_from(row)?;
+            crate::db::webhooks::emit_signal(conn, org, EventType::SignalUpdated, &signal)?;
+            Ok(Some(signal.id))
+        }
+        None => Ok(None),
+    }
+}

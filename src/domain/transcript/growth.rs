@@ -40,8 +40,15 @@ pub struct GrowthArea {
     pub n: usize,
     /// Named as an area for growth: past the threshold, with the guard met.
     pub flagged: bool,
-    /// The sessions that show it (e.g. those without a feedback request).
-    pub sessions: Vec<Uuid>,
+    /// The evidence: each session that shows it (e.g. those without a feedback request), with
+    /// its own value (feedback requests, talk share, unaddressed confrontations, R:Q).
+    pub sessions: Vec<SessionValue>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SessionValue {
+    pub session_id: Uuid,
+    pub value: f64,
 }
 
 /// Pearson's r between markers per 1,000 client words and the session's SRS total, with a 95%
@@ -98,8 +105,14 @@ pub fn srs_agreement(pairs: &[(f64, f64)]) -> SrsAgreement {
 pub fn transcript_growth(sessions: &[SessionSummary], settings: &TranscriptSettings) -> TranscriptGrowth {
     let n = sessions.len();
     let guard = n >= usize::try_from(settings.min_sessions).unwrap_or(usize::MAX);
-    let ids = |keep: &dyn Fn(&SessionSummary) -> bool| -> Vec<Uuid> {
-        sessions.iter().filter(|s| keep(s)).map(|s| s.session_id).collect()
+    // The sessions whose own value (`None`: not measurable) passes `shows`.
+    let evidence = |value: &dyn Fn(&SessionSummary) -> Option<f64>, shows: &dyn Fn(f64) -> bool| -> Vec<SessionValue> {
+        sessions
+            .iter()
+            .filter_map(|s| {
+                value(s).filter(|v| shows(*v)).map(|value| SessionValue { session_id: s.session_id, value })
+            })
+            .collect()
     };
     let mut areas = Vec::new();
 
@@ -111,7 +124,7 @@ pub fn transcript_growth(sessions: &[SessionSummary], settings: &TranscriptSetti
         threshold: settings.feedback_min_share,
         n,
         flagged: guard && share.is_some_and(|v| v < settings.feedback_min_share),
-        sessions: ids(&|s| s.metrics.feedback_elicited == 0),
+        sessions: evidence(&|s| Some(s.metrics.feedback_elicited as f64), &|v| v == 0.0),
     });
 
     let talk: Vec<f64> = sessions.iter().filter_map(|s| s.metrics.therapist_talk_share).collect();
@@ -122,7 +135,7 @@ pub fn transcript_growth(sessions: &[SessionSummary], settings: &TranscriptSetti
         threshold: settings.talk_share_max,
         n: talk.len(),
         flagged: guard && mean_talk.is_some_and(|v| v > settings.talk_share_max),
-        sessions: ids(&|s| s.metrics.therapist_talk_share.is_some_and(|v| v > settings.talk_share_max)),
+        sessions: evidence(&|s| s.metrics.therapist_talk_share, &|v| v > settings.talk_share_max),
     });
 
     let episodes: usize = sessions.iter().map(|s| s.metrics.confrontation_episodes).sum();
@@ -134,7 +147,7 @@ pub fn transcript_growth(sessions: &[SessionSummary], settings: &TranscriptSetti
         threshold: settings.unaddressed_max_share,
         n: episodes,
         flagged: guard && unaddressed_share.is_some_and(|v| v > settings.unaddressed_max_share),
-        sessions: ids(&|s| s.metrics.confrontation_unaddressed > 0),
+        sessions: evidence(&|s| Some(s.metrics.confrontation_unaddressed as f64), &|v| v > 0.0),
     });
 
     let reflections: usize = sessions.iter().map(|s| s.metrics.reflections).sum();
@@ -147,9 +160,7 @@ pub fn transcript_growth(sessions: &[SessionSummary], settings: &TranscriptSetti
         threshold: settings.reflection_question_min,
         n,
         flagged: guard && ratio.is_some_and(|v| v < settings.reflection_question_min),
-        sessions: ids(&|s| {
-            s.metrics.reflection_to_question_ratio.is_some_and(|v| v < settings.reflection_question_min)
-        }),
+        sessions: evidence(&|s| s.metrics.reflection_to_question_ratio, &|v| v < settings.reflection_question_min),
     });
 
     let pairs: Vec<(f64, f64)> =
@@ -167,6 +178,60 @@ pub fn transcript_growth(sessions: &[SessionSummary], settings: &TranscriptSetti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn session(feedback: usize, talk: f64, reflections: usize, questions: usize) -> SessionSummary {
+        use crate::domain::transcript::analysis::{PerSpeaker, ShareBasis, TranscriptMetrics};
+        SessionSummary {
+            session_id: Uuid::now_v7(),
+            srs_total: None,
+            metrics: TranscriptMetrics {
+                turns: 10,
+                words: PerSpeaker::default(),
+                speaking_ms: PerSpeaker::default(),
+                therapist_talk_share: Some(talk),
+                talk_share_basis: ShareBasis::Time,
+                markers: 0,
+                withdrawal_markers: 0,
+                confrontation_markers: 0,
+                markers_per_1000_client_words: None,
+                rupture_episodes: 0,
+                unaddressed_episodes: 0,
+                confrontation_episodes: 0,
+                confrontation_unaddressed: 0,
+                feedback_elicited: feedback,
+                reflections,
+                open_questions: questions,
+                closed_questions: 0,
+                reflection_to_question_ratio: (questions > 0).then(|| reflections as f64 / questions as f64),
+                open_question_share: None,
+            },
+        }
+    }
+
+    #[test]
+    fn areas_are_named_only_past_their_threshold_and_from_enough_sessions() {
+        let settings = TranscriptSettings::default();
+        let area =
+            |growth: &TranscriptGrowth, rule: GrowthRule| growth.areas.iter().find(|a| a.rule == rule).unwrap().clone();
+        // Five sessions: feedback in one (0.2 < 0.5), talk share 0.7 (> 0.6), R:Q 2/4 (< 1).
+        let mut five: Vec<SessionSummary> = (0..4).map(|_| session(0, 0.7, 2, 4)).collect();
+        five.push(session(1, 0.7, 2, 4));
+        let growth = transcript_growth(&five, &settings);
+        assert!(!growth.low_reliability);
+        let feedback = area(&growth, GrowthRule::FeedbackRarelyElicited);
+        assert_eq!((feedback.value, feedback.flagged, feedback.sessions.len()), (Some(0.2), true, 4));
+        assert!(area(&growth, GrowthRule::TherapistTalkShareHigh).flagged);
+        assert_eq!(area(&growth, GrowthRule::FewReflections).value, Some(0.5));
+        let confrontation = area(&growth, GrowthRule::ConfrontationOftenUnaddressed);
+        assert_eq!((confrontation.value, confrontation.flagged), (None, false));
+        // The same with four sessions: shown, never named.
+        let growth = transcript_growth(&five[..4], &settings);
+        assert!(growth.low_reliability);
+        assert!(growth.areas.iter().all(|a| !a.flagged));
+        // Good practice names nothing.
+        let good: Vec<SessionSummary> = (0..6).map(|_| session(2, 0.4, 6, 4)).collect();
+        assert!(transcript_growth(&good, &settings).areas.iter().all(|a| !a.flagged));
+    }
 
     #[test]
     fn pearson_r_and_its_fisher_interval_match_a_worked_example() {

@@ -54,6 +54,30 @@ fn text_problem(text: &str) -> Option<String> {
     }
 }
 
+/// Voice names as a recording gives them (`Dr Lee`, `Sam`), each mapped to a role by the
+/// uploader; compared without regard to case. Names not listed are read by their first word.
+#[derive(Clone, Debug, Default)]
+pub struct VoiceNames {
+    pub therapist: Vec<String>,
+    pub client: Vec<String>,
+    pub other: Vec<String>,
+}
+
+impl VoiceNames {
+    fn role_of(&self, voice: &str) -> Option<Speaker> {
+        let named = |names: &[String]| names.iter().any(|n| n.trim().eq_ignore_ascii_case(voice.trim()));
+        if named(&self.therapist) {
+            Some(Speaker::Therapist)
+        } else if named(&self.client) {
+            Some(Speaker::Client)
+        } else if named(&self.other) {
+            Some(Speaker::Other)
+        } else {
+            speaker_of(voice)
+        }
+    }
+}
+
 /// The speaker a voice name stands for, by its first word ("Therapist", "Client Jo").
 fn speaker_of(voice: &str) -> Option<Speaker> {
     let first = voice.split(|c: char| c.is_whitespace() || c == ':' || c == '(').next()?.to_lowercase();
@@ -132,6 +156,20 @@ fn voices(payload: &str) -> Vec<(Option<String>, String)> {
     if !current.1.trim().is_empty() || current.0.is_some() {
         pieces.push(current);
     }
+    // Exports without voice tags (Zoom) start the text with "Name: ".
+    let prefixed = match pieces.as_slice() {
+        [(None, text)] => text
+            .split_once(": ")
+            .filter(|(name, _)| {
+                let name = name.trim();
+                (1..=60).contains(&name.chars().count()) && !name.contains(['\n', '<', '>'])
+            })
+            .map(|(name, rest)| (name.trim().to_owned(), rest.to_owned())),
+        _ => None,
+    };
+    if let Some((name, rest)) = prefixed {
+        pieces = vec![(Some(name), rest)];
+    }
     pieces
         .into_iter()
         .filter(|(_, text)| !text.trim().is_empty())
@@ -140,7 +178,7 @@ fn voices(payload: &str) -> Vec<(Option<String>, String)> {
 }
 
 /// Parses WebVTT. Consecutive cues of one speaker become one turn.
-pub fn parse_vtt(bytes: &[u8]) -> Result<Vec<Turn>, Vec<FieldError>> {
+pub fn parse_vtt(bytes: &[u8], names: &VoiceNames) -> Result<Vec<Turn>, Vec<FieldError>> {
     let text = std::str::from_utf8(bytes).map_err(|error| {
         let valid = bytes.get(..error.valid_up_to()).unwrap_or_default();
         let line = valid.iter().filter(|b| **b == b'\n').count().saturating_add(1);
@@ -212,10 +250,13 @@ pub fn parse_vtt(bytes: &[u8]) -> Result<Vec<Turn>, Vec<FieldError>> {
                 ));
                 continue;
             };
-            let Some(speaker) = speaker_of(&voice) else {
+            let Some(speaker) = names.role_of(&voice) else {
                 errors.push(FieldError::line(
                     payload_line,
-                    format!("unknown speaker `{voice}`: name voices Therapist, Client or Other"),
+                    format!(
+                        "unknown speaker `{voice}`: name voices Therapist, Client or Other, or map the name \
+                         with the `therapist`, `client` or `other` query parameter"
+                    ),
                 ));
                 continue;
             };
@@ -249,6 +290,10 @@ pub fn parse_vtt(bytes: &[u8]) -> Result<Vec<Turn>, Vec<FieldError>> {
 mod tests {
     use super::*;
 
+    fn parse(bytes: &[u8]) -> Result<Vec<Turn>, Vec<FieldError>> {
+        parse_vtt(bytes, &VoiceNames::default())
+    }
+
     fn lines_of(result: Result<Vec<Turn>, Vec<FieldError>>) -> Vec<String> {
         result.unwrap_err().into_iter().map(|e| e.pointer).collect()
     }
@@ -256,7 +301,7 @@ mod tests {
     #[test]
     fn voices_become_turns_and_one_speaker_s_cues_merge() {
         let vtt = "WEBVTT\n\n1\n00:00:01.000 --> 00:00:04.000\n<v Therapist>How was your week?</v>\n\n00:00:04.500 --> 00:00:06.000\n<v Client Sam>Fine &amp; quiet.\n\n00:00:06.000 --> 00:00:07.000\n<v Client Sam>Mostly.\n\nNOTE a comment\n\n00:00:08.000 --> 00:00:09.500\n<v.loud Therapist>Mostly?\n";
-        let turns = parse_vtt(vtt.as_bytes()).unwrap();
+        let turns = parse_vtt(vtt.as_bytes(), &VoiceNames::default()).unwrap();
         assert_eq!(turns.len(), 3);
         assert_eq!((turns[1].speaker, turns[1].text.as_str()), (Speaker::Client, "Fine & quiet. Mostly."));
         assert_eq!((turns[1].start_ms, turns[1].end_ms), (4500, 7000));
@@ -266,10 +311,21 @@ mod tests {
     #[test]
     fn every_malformed_cue_is_reported_by_its_line() {
         let vtt = "WEBVTT\n\n00:00:05.000 --> 00:00:04.000\n<v Therapist>Backwards\n\n00:00:61.000 --> 00:01:04.000\n<v Client>Bad seconds\n\n00:00:06.000 --> 00:00:07.000\nNo voice\n\n00:00:07.000 --> 00:00:08.000\n<v Dr Lee>Who?\n";
-        assert_eq!(lines_of(parse_vtt(vtt.as_bytes())), ["/3", "/6", "/10", "/13"]);
-        assert_eq!(lines_of(parse_vtt(b"WEBVTX\n")), ["/1"]);
-        assert_eq!(lines_of(parse_vtt(b"WEBVTT\n\n")), ["/3"]);
-        assert_eq!(lines_of(parse_vtt(b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Client>caf\xe9\n")), ["/4"]);
+        assert_eq!(lines_of(parse(vtt.as_bytes())), ["/3", "/6", "/10", "/13"]);
+        assert_eq!(lines_of(parse(b"WEBVTX\n")), ["/1"]);
+        assert_eq!(lines_of(parse(b"WEBVTT\n\n")), ["/3"]);
+        assert_eq!(lines_of(parse(b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Client>caf\xe9\n")), ["/4"]);
+    }
+
+    #[test]
+    fn named_voices_map_to_roles_by_the_uploader_s_list_or_a_name_prefix() {
+        let vtt = "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nDr Lee: How are you?\n\n2\n00:00:02.500 --> 00:00:03.000\n<v sam>Fine.\n";
+        let names = VoiceNames { therapist: vec!["dr lee".into()], client: vec!["Sam".into()], other: vec![] };
+        let turns = parse_vtt(vtt.as_bytes(), &names).unwrap();
+        let speakers: Vec<Speaker> = turns.iter().map(|t| t.speaker).collect();
+        assert_eq!(speakers, [Speaker::Therapist, Speaker::Client]);
+        assert_eq!(turns[0].text, "How are you?");
+        assert_eq!(lines_of(parse(vtt.as_bytes())), ["/5", "/9"]);
     }
 
     #[test]
