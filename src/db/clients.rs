@@ -127,7 +127,8 @@ impl Database {
                     ))
                     .on_conflict((clients::organization_id, clients::external_id))
                     .do_update()
-                    .set((values, clients::updated_at.eq(diesel::dsl::now)))
+                    // A bound time, not now(): Citus refuses non-immutable functions in DO UPDATE SET.
+                    .set((values, clients::updated_at.eq(chrono::Utc::now())))
                     .returning((ClientRow::as_returning(), diesel::dsl::sql::<diesel::sql_types::Bool>("xmax = 0")))
                     .get_result(conn)?;
                 let action = if created { "client.create" } else { "client.update" };

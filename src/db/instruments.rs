@@ -267,7 +267,8 @@ impl Database {
                     .set((
                         instrument_texts::texts.eq(Value::Object(texts)),
                         instrument_texts::updated_by.eq(actor.id),
-                        instrument_texts::updated_at.eq(diesel::dsl::now),
+                        // A bound time, not now(): Citus refuses non-immutable functions in DO UPDATE SET.
+                        instrument_texts::updated_at.eq(chrono::Utc::now()),
                     ))
                     .execute(conn)?;
                 actor.record(
