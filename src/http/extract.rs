@@ -18,6 +18,19 @@ use serde::de::DeserializeOwned;
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimit(pub usize);
 
+impl BodyLimit {
+    /// The limit in force for `request` (1 MiB where none is configured, as in unit tests).
+    pub fn of(request: &HttpRequest) -> usize {
+        request.app_data::<web::Data<BodyLimit>>().map_or(1_048_576, |l| l.0)
+    }
+}
+
+/// The request's media type without parameters, in lower case (`application/json`).
+pub fn content_essence(request: &HttpRequest) -> String {
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
 /// A JSON request body of type `T`.
 #[derive(Debug)]
 pub struct Json<T>(pub T);
@@ -41,7 +54,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonWithRaw<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request.app_data::<web::Data<BodyLimit>>().map_or(1_048_576, |l| l.0);
+        let limit = BodyLimit::of(request);
         let checked = check_headers(request, limit);
         let mut payload = payload.take();
         Box::pin(async move {
@@ -117,8 +130,7 @@ pub async fn discard_body(payload: &mut Payload, limit: usize) {
 }
 
 fn check_headers(request: &HttpRequest, limit: usize) -> Result<(), ApiError> {
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_essence(request);
     if essence != "application/json" && !essence.ends_with("+json") {
         return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
     }

@@ -15,13 +15,18 @@ impl<T: Serialize> Responder for Rounded<T> {
     type Body = BoxBody;
 
     fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        match serde_json::to_value(&self.0) {
-            Ok(mut value) => {
-                round_floats(&mut value);
-                HttpResponse::Ok().json(value)
-            }
-            Err(error) => actix_web::ResponseError::error_response(&crate::error::ApiError::internal(error)),
+        rounded_with_status(actix_web::http::StatusCode::OK, &self.0)
+    }
+}
+
+/// The same rounding, for answers with another status (201 for a creation).
+pub fn rounded_with_status(status: actix_web::http::StatusCode, view: &impl Serialize) -> HttpResponse {
+    match serde_json::to_value(view) {
+        Ok(mut value) => {
+            round_floats(&mut value);
+            HttpResponse::build(status).json(value)
         }
+        Err(error) => actix_web::ResponseError::error_response(&crate::error::ApiError::internal(error)),
     }
 }
 

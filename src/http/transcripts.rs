@@ -4,9 +4,9 @@
 //! kept only when the organization turns retention on, sealed (`sealing`); it is never logged.
 
 use super::auth_user::AuthUser;
-use super::extract::{BodyLimit, discard_body, parse_json, read_body};
+use super::extract::{BodyLimit, content_essence, discard_body, parse_json, read_body};
 use super::query::Query;
-use super::rounded::round_floats;
+use super::rounded::{Rounded, rounded_with_status};
 use crate::db::Database;
 use crate::db::transcripts::{StoredTranscript, Upload, seal_binding};
 use crate::domain::Role;
@@ -81,12 +81,6 @@ impl From<StoredTranscript> for TranscriptAnalysisView {
     }
 }
 
-fn rounded_json(status: actix_web::http::StatusCode, view: &impl Serialize) -> Result<HttpResponse, ApiError> {
-    let mut value = serde_json::to_value(view).map_err(ApiError::internal)?;
-    round_floats(&mut value);
-    Ok(HttpResponse::build(status).json(value))
-}
-
 enum Format {
     Json,
     Vtt,
@@ -94,10 +88,8 @@ enum Format {
 
 /// Reads the body (415 for another type, 413 past the limit); parsed once the session is known.
 async fn read_upload(request: &HttpRequest, payload: web::Payload) -> Result<(web::BytesMut, Format), ApiError> {
-    let limit = request.app_data::<web::Data<BodyLimit>>().map_or(1_048_576, |l| l.0);
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let format = match essence.as_str() {
+    let limit = BodyLimit::of(request);
+    let format = match content_essence(request).as_str() {
         "application/json" => Format::Json,
         "text/vtt" => Format::Vtt,
         _ => {
@@ -256,7 +248,7 @@ pub async fn put_transcript(
     let (stored, _signal) = database.store_transcript(user.actor(), target, Upload { analysis, format }, seal).await?;
     let status =
         if stored.row.version == 1 { actix_web::http::StatusCode::CREATED } else { actix_web::http::StatusCode::OK };
-    rounded_json(status, &TranscriptAnalysisView::from(stored))
+    Ok(rounded_with_status(status, &TranscriptAnalysisView::from(stored)))
 }
 
 /// A session's transcript analysis: markers, moves, rupture episodes, metrics, rules version.
@@ -275,10 +267,10 @@ pub async fn get_transcript_analysis(
     user: AuthUser,
     id: web::Path<Uuid>,
     database: web::Data<Database>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Rounded<TranscriptAnalysisView>, ApiError> {
     user.require(&READERS)?;
     let stored = database.transcript_analysis(user.actor(), id.into_inner()).await?;
-    rounded_json(actix_web::http::StatusCode::OK, &TranscriptAnalysisView::from(stored))
+    Ok(Rounded(TranscriptAnalysisView::from(stored)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

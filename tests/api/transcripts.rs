@@ -51,8 +51,13 @@ async fn put_transcript(
     content_type: &str,
     body: Vec<u8>,
 ) -> reqwest::Response {
+    put_at(app, token, &format!("/v1/sessions/{session}/transcript"), content_type, body).await
+}
+
+/// `PUT` of a raw body to `path` (which may carry a query string).
+async fn put_at(app: &TestApp, token: &str, path: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
     app.client
-        .put(app.url(&format!("/v1/sessions/{session}/transcript")))
+        .put(app.url(path))
         .bearer_auth(token)
         .header("content-type", content_type)
         .body(body)
@@ -351,39 +356,18 @@ async fn named_voices_are_mapped_by_the_uploader_and_a_transcript_can_be_withdra
     let zoom = "WEBVTT\n\n1\n00:00:01.000 --> 00:00:04.000\nDr Lee: How was the week?\n\n\
                 2\n00:00:04.500 --> 00:00:06.000\nSam Jones: Honestly, this isn't helping.\n";
     let path = |query: &str| format!("/v1/sessions/{}/transcript{query}", care.session_id);
-    let unmapped = app
-        .client
-        .put(app.url(&path("")))
-        .bearer_auth(&care.clinician.token)
-        .header("content-type", "text/vtt")
-        .body(zoom)
-        .send()
-        .await
-        .unwrap();
+    let token = &care.clinician.token;
+    let unmapped = put_at(&app, token, &path(""), "text/vtt", zoom.into()).await;
     let problem = assert_problem(unmapped, 422, "validation").await;
     assert_eq!(problem["errors"][0]["pointer"], "/5");
-    let mapped = app
-        .client
-        .put(app.url(&path("?therapist=dr%20lee&client=Sam%20Jones")))
-        .bearer_auth(&care.clinician.token)
-        .header("content-type", "text/vtt")
-        .body(zoom)
-        .send()
-        .await
-        .unwrap();
+    let mapped = put_at(&app, token, &path("?therapist=dr%20lee&client=Sam%20Jones"), "text/vtt", zoom.into()).await;
     assert_eq!(mapped.status(), 201);
     let analysis: Value = mapped.json().await.unwrap();
     assert_eq!(kinds(&analysis["markers"]), [(1, "complaint_progress".into())]);
     assert!(analysis["metrics"]["words"]["therapist"].as_u64().unwrap() > 0);
     // Voice names belong to WebVTT; on JSON turns they are refused by name.
-    let misplaced = app
-        .client
-        .put(app.url(&path("?therapist=Dr%20Lee")))
-        .bearer_auth(&care.clinician.token)
-        .json(&calm_transcript())
-        .send()
-        .await
-        .unwrap();
+    let json_body = serde_json::to_vec(&calm_transcript()).unwrap();
+    let misplaced = put_at(&app, token, &path("?therapist=Dr%20Lee"), "application/json", json_body).await;
     let problem = assert_problem(misplaced, 400, "invalid_query").await;
     assert_eq!(problem["errors"][0]["pointer"], "/therapist");
 

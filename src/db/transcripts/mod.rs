@@ -7,7 +7,7 @@ mod rotation;
 mod signal;
 
 use super::audit::Actor;
-use super::episodes::find_visible_episode;
+use super::episodes::{EpisodeRow, find_visible_episode};
 use super::schema::{responses, session_transcripts, sessions};
 use super::{Database, DbError};
 use crate::domain::settings::OrganizationSettings;
@@ -92,14 +92,17 @@ fn metrics(value: serde_json::Value) -> Result<TranscriptMetrics, DbError> {
     serde_json::from_value(value).map_err(|e| DbError::Corrupt(format!("session_transcripts.metrics: {e}")))
 }
 
-/// The session (and its episode) if the caller may see it.
-fn visible_session(conn: &mut PgConnection, actor: &Actor, session_id: Uuid) -> Result<(Uuid, DateTime<Utc>), DbError> {
+/// The session's episode and time, if the caller may see the session.
+fn visible_session(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    session_id: Uuid,
+) -> Result<(EpisodeRow, DateTime<Utc>), DbError> {
     let (episode_id, occurred_at): (Uuid, DateTime<Utc>) = sessions::table
         .find((actor.organization_id, session_id))
         .select((sessions::episode_id, sessions::occurred_at))
         .first(conn)?;
-    find_visible_episode(conn, actor, episode_id)?;
-    Ok((episode_id, occurred_at))
+    Ok((find_visible_episode(conn, actor, episode_id)?, occurred_at))
 }
 
 fn find_row(
@@ -204,12 +207,11 @@ impl Database {
     /// The session the caller may upload a transcript for, and the settings in force.
     pub async fn transcript_target(&self, actor: Actor, session_id: Uuid) -> Result<TranscriptTarget, DbError> {
         self.run(move |conn| {
-            let (episode_id, occurred_at) = visible_session(conn, &actor, session_id)?;
-            let episode = find_visible_episode(conn, &actor, episode_id)?;
+            let (episode, occurred_at) = visible_session(conn, &actor, session_id)?;
             let (settings_version, settings) = super::settings::current(conn, actor.organization_id)?;
             Ok(TranscriptTarget {
                 session_id,
-                episode_id,
+                episode_id: episode.id,
                 client_id: episode.client_id,
                 clinician_id: episode.clinician_id,
                 occurred_at,
@@ -364,11 +366,12 @@ impl Database {
             conn.transaction(|conn| {
                 visible_session(conn, &actor, session_id)?;
                 let org = actor.organization_id;
-                let row = find_row(conn, org, session_id)?.ok_or(DbError::NotFound)?;
-                let sealed: Option<Vec<u8>> = session_transcripts::table
+                let (row, sealed): (TranscriptRow, Option<Vec<u8>>) = session_transcripts::table
                     .find((org, session_id))
-                    .select(session_transcripts::text_sealed)
-                    .first(conn)?;
+                    .select((TranscriptRow::as_select(), session_transcripts::text_sealed))
+                    .first(conn)
+                    .optional()?
+                    .ok_or(DbError::NotFound)?;
                 actor.record(
                     conn,
                     "transcript.text.read",

@@ -6,6 +6,7 @@ use super::kinds::{Category, MarkerKind, MoveKind, Strength};
 use super::tokens::phrase_words;
 use crate::domain::validation::FieldError;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 use utoipa::ToSchema;
@@ -198,11 +199,15 @@ impl Lexicon {
         BUILTIN.get_or_init(|| Lexicon::parse(include_str!("lexicon_en.json")).expect("lexicon_en.json is valid"))
     }
 
-    /// The built-in rules plus an organization's entries (already validated with the settings).
-    pub fn with_custom(custom: &[CustomEntry], settings_version: i32) -> Result<Lexicon, Vec<FieldError>> {
+    /// The built-in rules plus an organization's entries (already validated with the settings);
+    /// without entries, the built-in rules themselves (no copy per analysis).
+    pub fn with_custom(
+        custom: &[CustomEntry],
+        settings_version: i32,
+    ) -> Result<Cow<'static, Lexicon>, Vec<FieldError>> {
         let builtin = Self::builtin();
         if custom.is_empty() {
-            return Ok(builtin.clone());
+            return Ok(Cow::Borrowed(builtin));
         }
         let mut lexicon = builtin.clone();
         let mut errors = Vec::new();
@@ -228,7 +233,7 @@ impl Lexicon {
         }
         lexicon.version = format!("{}+org.{settings_version}", builtin.version);
         lexicon.by_first_word = Self::index(&lexicon.entries);
-        Ok(lexicon)
+        Ok(Cow::Owned(lexicon))
     }
 
     /// Entries whose phrase starts with `word`.
