@@ -24,6 +24,10 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// On a Citus coordinator: migrate, then distribute every table by organization and create
+    /// the functions on every node (idempotent); prints JSON with what it distributed. Refuses
+    /// on a database without the citus extension. See docs/scaling.md.
+    Distribute,
     /// Print the OpenAPI document.
     Openapi,
     /// Create an organization and its first admin; prints JSON with the admin's password once.
@@ -49,6 +53,13 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), StartupError> {
             let applied = database.migrate(&settings);
             database.close();
             println!("applied {} migration(s)", applied?);
+            Ok(())
+        }
+        Command::Distribute => {
+            let database = DatabaseHandle::open(&settings)?;
+            let distributed = database.distribute(&settings);
+            database.close();
+            println!("{}", serde_json::to_string_pretty(&distributed?).expect("names serialize"));
             Ok(())
         }
         Command::Openapi => {

@@ -16,7 +16,19 @@ fn main() -> ExitCode {
     match rapport::cli::run(cli, settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("rapport: {error}");
+            // The operator at the terminal needs the database's own words (a migration or
+            // distribution that failed says why); the HTTP service never shows them.
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !message.ends_with(&cause_text) {
+                    message.push_str(": ");
+                    message.push_str(&cause_text);
+                }
+                source = cause.source();
+            }
+            eprintln!("rapport: {message}");
             ExitCode::FAILURE
         }
     }

@@ -34,6 +34,8 @@ pub enum StartupError {
     Stdin(std::io::Error),
     #[error("{field}: {detail}")]
     Invalid { field: &'static str, detail: String },
+    #[error("{0}")]
+    Distribution(#[from] crate::db::distribution::DistributionError),
     #[error("signing keys: {0}")]
     Keys(#[from] crate::auth::tokens::KeyError),
 }
@@ -97,6 +99,12 @@ impl DatabaseHandle {
     pub fn migrate(&self, settings: &Settings) -> Result<usize, StartupError> {
         let database = Database::new(&self.url, &pool_options(settings));
         Ok(block_on(database.migrate())?)
+    }
+
+    /// `rapport distribute`: on a Citus coordinator, what was distributed.
+    pub fn distribute(&self, settings: &Settings) -> Result<crate::db::distribution::Layout, StartupError> {
+        let database = Database::new(&self.url, &pool_options(settings));
+        Ok(block_on(database.distribute())?)
     }
 
     /// `rapport create-org`: the organization and its first admin.

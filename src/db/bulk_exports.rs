@@ -242,17 +242,29 @@ impl Database {
         self.run(move |conn| {
             conn.transaction(|conn| {
                 let now = Utc::now();
-                // Cross-tenant by nature: the worker looks for any organization's waiting job.
-                let Some(row) = bulk_exports::table
-                    .filter(bulk_exports::status.eq_any([BulkStatus::Queued.as_str(), BulkStatus::Running.as_str()]))
-                    .filter(bulk_exports::claimed_until.is_null().or(bulk_exports::claimed_until.lt(now)))
-                    .order(bulk_exports::created_at.asc())
-                    .select(BulkExportRow::as_select())
-                    .for_update()
-                    .skip_locked()
-                    .first(conn)
-                    .optional()?
-                else {
+                // The worker serves every organization, asking each in turn so that on Citus
+                // every query stays on one organization's shard (a row lock cannot span shards).
+                let organizations: Vec<Uuid> =
+                    crate::db::schema::organizations::table.select(crate::db::schema::organizations::id).load(conn)?;
+                let mut waiting = None;
+                for organization_id in organizations {
+                    waiting = bulk_exports::table
+                        .filter(bulk_exports::organization_id.eq(organization_id))
+                        .filter(
+                            bulk_exports::status.eq_any([BulkStatus::Queued.as_str(), BulkStatus::Running.as_str()]),
+                        )
+                        .filter(bulk_exports::claimed_until.is_null().or(bulk_exports::claimed_until.lt(now)))
+                        .order(bulk_exports::created_at.asc())
+                        .select(BulkExportRow::as_select())
+                        .for_update()
+                        .skip_locked()
+                        .first(conn)
+                        .optional()?;
+                    if waiting.is_some() {
+                        break;
+                    }
+                }
+                let Some(row) = waiting else {
                     return Ok(None);
                 };
                 let horizon: Horizon = diesel::sql_query(
@@ -350,7 +362,15 @@ impl Database {
     /// Deletes jobs past their expiry, with their files. Returns how many.
     pub async fn expire_bulk_exports(&self) -> Result<usize, DbError> {
         self.run(|conn| {
-            Ok(diesel::delete(bulk_exports::table.filter(bulk_exports::expires_at.lt(Utc::now()))).execute(conn)?)
+            let now = Utc::now();
+            super::sum_over_organizations(conn, |conn, organization_id| {
+                diesel::delete(
+                    bulk_exports::table
+                        .filter(bulk_exports::organization_id.eq(organization_id))
+                        .filter(bulk_exports::expires_at.lt(now)),
+                )
+                .execute(conn)
+            })
         })
         .await
     }

@@ -15,6 +15,7 @@ pub mod alliance_rollup;
 pub mod audit;
 pub mod bulk_exports;
 pub mod clients;
+pub mod distribution;
 pub mod episode_analytics;
 pub mod episodes;
 pub mod export;
@@ -74,6 +75,15 @@ pub enum DbError {
     Task,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+}
+
+impl From<distribution::DistributionError> for DbError {
+    fn from(error: distribution::DistributionError) -> Self {
+        match error {
+            distribution::DistributionError::Database(error) => error,
+            other => Self::Migration(other.to_string()),
+        }
+    }
 }
 
 impl From<DieselError> for DbError {
@@ -215,6 +225,21 @@ impl Database {
         self.run(|conn| prepare_schema(conn).map(|prepared| prepared.migrations)).await
     }
 
+    /// `rapport distribute`: refuses on a database without Citus; otherwise applies what
+    /// [`Self::migrate`] applies (which distributes what is new) and reports the layout.
+    pub async fn distribute(&self) -> Result<distribution::Layout, distribution::DistributionError> {
+        if !self.run(distribution::citus_installed).await? {
+            return Err(distribution::DistributionError::CitusMissing);
+        }
+        self.run(prepare_schema).await?;
+        self.run(|conn| {
+            distribution::distribute(conn)?;
+            distribution::layout(conn)
+        })
+        .await
+        .map_err(Into::into)
+    }
+
     /// Ready means: reachable, no migration pending, and the rollup schema of this release.
     pub async fn readiness(&self) -> Result<Readiness, DbError> {
         self.run(|conn| {
@@ -296,7 +321,20 @@ pub fn prepare_schema(conn: &mut PgConnection) -> Result<Prepared, DbError> {
         .map(|applied| applied.len())
         .map_err(|e| DbError::Migration(e.to_string()))
         .and_then(|migrations| {
-            rollup_schema::install(conn).map(|rollups_installed| Prepared { migrations, rollups_installed })
+            let citus = distribution::citus_installed(conn)?;
+            if citus {
+                let distributed = distribution::distribute(conn)?;
+                if !distributed.is_empty() {
+                    tracing::info!(
+                        reference_tables = distributed.reference_tables.len(),
+                        distributed_tables = distributed.distributed_tables.len(),
+                        functions = distributed.functions.len(),
+                        "distributed new tables and functions over the Citus cluster"
+                    );
+                }
+            }
+            let rollups_installed = rollup_schema::install(conn, citus)?;
+            Ok(Prepared { migrations, rollups_installed })
         });
     let restored = diesel::sql_query("SELECT set_config('statement_timeout', $1, false)")
         .bind::<diesel::sql_types::Text, _>(pooled.value)

@@ -9,7 +9,7 @@
 //! compared, which is the client's working-alliance form), so the SQL never decides by itself
 //! what an instrument means.
 
-use super::DbError;
+use super::{DbError, distribution};
 use crate::domain::instruments::Catalogue;
 use crate::domain::instruments::definition::Rater;
 use diesel::connection::SimpleConnection;
@@ -106,14 +106,45 @@ pub fn is_current(conn: &mut PgConnection) -> Result<bool, DbError> {
     Ok(installed.is_some_and(|row| row.checksum == checksum()))
 }
 
+/// The markers in `rollup_schema.sql` where, on Citus, its new tables and then its new
+/// functions are distributed (see [`super::distribution`]).
+const DISTRIBUTE_TABLES: &str = "-- @citus: distribute tables";
+const DISTRIBUTE_FUNCTIONS: &str = "-- @citus: distribute functions";
+
+/// [`rendered`] cut at the two markers: tables; keys, functions and triggers; the rebuild.
+fn parts() -> [&'static str; 3] {
+    let sql = rendered();
+    let tables_end = sql.find(DISTRIBUTE_TABLES).expect("rollup_schema.sql has the table marker");
+    let functions_end = sql.find(DISTRIBUTE_FUNCTIONS).expect("rollup_schema.sql has the function marker");
+    [&sql[..tables_end], &sql[tables_end..functions_end], &sql[functions_end..]]
+}
+
 /// Installs the rollup schema and rebuilds every organization's rollups unless the database has
 /// this release's already. The caller holds the migration lock. Returns whether it installed.
-pub fn install(conn: &mut PgConnection) -> Result<bool, DbError> {
+/// On Citus (`citus`), the new tables and functions are distributed at the file's markers, in
+/// the same transaction.
+pub fn install(conn: &mut PgConnection, citus: bool) -> Result<bool, DbError> {
     conn.transaction(|conn| {
         if is_current(conn)? {
             return Ok(false);
         }
-        conn.batch_execute(rendered())?;
+        let [tables, functions, rebuild] = parts();
+        if citus {
+            distribution::prepare_session(conn)?;
+        }
+        conn.batch_execute(tables)?;
+        if citus {
+            distribution::distribute_tables(conn)?;
+        }
+        // One statement at a time: Citus forwards the text of DDL on a distributed table (a
+        // foreign key, a trigger) to the workers, which refuse a string of several.
+        for statement in statements(functions) {
+            conn.batch_execute(statement)?;
+        }
+        if citus {
+            distribution::distribute_functions(conn)?;
+        }
+        conn.batch_execute(rebuild)?;
         diesel::sql_query(
             "INSERT INTO schema_objects (name, checksum, installed_at) VALUES ($1, $2, now()) \
              ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, installed_at = EXCLUDED.installed_at",
@@ -125,9 +156,75 @@ pub fn install(conn: &mut PgConnection) -> Result<bool, DbError> {
     })
 }
 
+/// `sql` cut into its statements at the semicolons outside comments, quotes and
+/// dollar-quoted bodies; empty ones (comments only) left out.
+fn statements(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut found = Vec::new();
+    let (mut start, mut at) = (0usize, 0usize);
+    let mut has_code = false;
+    while let Some(&byte) = bytes.get(at) {
+        let rest = &sql[at..];
+        if rest.starts_with("--") {
+            at += rest.find('\n').unwrap_or(rest.len());
+        } else if byte == b'\'' {
+            has_code = true;
+            at += 1 + rest[1..].find('\'').map_or(rest.len() - 1, |end| end + 1);
+        } else if let Some(tag) = dollar_tag(rest) {
+            has_code = true;
+            at += tag.len() + rest[tag.len()..].find(tag).map_or(rest.len() - tag.len(), |end| end + tag.len());
+        } else if byte == b';' {
+            if has_code {
+                found.push(sql[start..=at].trim());
+            }
+            at += 1;
+            start = at;
+            has_code = false;
+        } else {
+            has_code |= !byte.is_ascii_whitespace();
+            at += 1;
+        }
+    }
+    if has_code {
+        found.push(sql[start..].trim());
+    }
+    found
+}
+
+/// `$$` or `$tag$` at the start of `text`.
+fn dollar_tag(text: &str) -> Option<&str> {
+    let after = text.strip_prefix('$')?;
+    let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+    (after.as_bytes().get(end) == Some(&b'$')).then(|| &text[..end + 2])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_are_cut_outside_comments_quotes_and_bodies() {
+        let sql = "-- a; comment\nALTER TABLE a ADD x int;\nCREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\n\
+                   BEGIN PERFORM 1; END\n$$;\nSELECT ';' || $q$;$q$;\n-- trailing; comment\n";
+        assert_eq!(
+            statements(sql),
+            [
+                "-- a; comment\nALTER TABLE a ADD x int;",
+                "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN PERFORM 1; END\n$$;",
+                "SELECT ';' || $q$;$q$;",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_install_cuts_at_both_markers() {
+        let [tables, functions, rebuild] = parts();
+        assert!(tables.contains("CREATE TABLE alliance_rollup ("));
+        assert!(!tables.contains("FOREIGN KEY"), "no key may tie a table to a distributed one before distribution");
+        assert!(functions.starts_with(DISTRIBUTE_TABLES) && functions.contains("CREATE TRIGGER"));
+        assert!(rebuild.starts_with(DISTRIBUTE_FUNCTIONS) && rebuild.contains("alliance_rollup_rebuild(id)"));
+        assert!(statements(functions).len() > 10);
+    }
 
     #[test]
     fn the_keys_come_from_the_definitions() {

@@ -16,10 +16,12 @@
 DROP TRIGGER IF EXISTS alliance_rollup_maintenance ON responses;
 DROP TRIGGER IF EXISTS etr_reference_maintenance ON outcome_points;
 DROP FUNCTION IF EXISTS alliance_rollup_rebuild(uuid), alliance_rollup_apply(), alliance_rollup_lock_key(uuid),
+    alliance_rollup_guard_take(uuid, boolean),
     alliance_contribution(uuid, uuid, uuid, uuid, timestamptz, text, text, integer, jsonb, jsonb, integer, boolean),
     alliance_cutoff(uuid), etr_reference_apply(), etr_reference_rebuild(uuid),
     rapport_sorted_dates(date[]), rapport_sorted_integers(integer[]) CASCADE;
-DROP TABLE IF EXISTS alliance_clinician_clients, alliance_clinician_sums, alliance_rollup, etr_reference CASCADE;
+DROP TABLE IF EXISTS alliance_clinician_clients, alliance_clinician_sums, alliance_rollup, etr_reference,
+    alliance_rollup_guard CASCADE;
 
 -- Sorted, distinct dates and sorted integers: upserts merge arrays through these IMMUTABLE
 -- helpers (a subquery in ON CONFLICT … DO UPDATE is refused by Citus).
@@ -68,9 +70,7 @@ CREATE TABLE alliance_rollup (
     task_sum_sq          double precision NOT NULL DEFAULT 0,
     bond_sum             double precision NOT NULL DEFAULT 0,
     bond_sum_sq          double precision NOT NULL DEFAULT 0,
-    PRIMARY KEY (organization_id, month, episode_id, clinician_key),
-    FOREIGN KEY (organization_id, episode_id) REFERENCES episodes (organization_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (organization_id, client_id) REFERENCES clients (organization_id, id) ON DELETE CASCADE
+    PRIMARY KEY (organization_id, month, episode_id, clinician_key)
 );
 CREATE INDEX alliance_rollup_by_episode ON alliance_rollup (organization_id, episode_id);
 CREATE INDEX alliance_rollup_by_client ON alliance_rollup (organization_id, client_id);
@@ -85,7 +85,7 @@ CREATE INDEX alliance_rollup_totals ON alliance_rollup (organization_id, month)
 -- Concurrent submissions for one clinician on one day spread over up to 8 shards instead of
 -- queueing on one row; readers add the shards up.
 CREATE TABLE alliance_clinician_sums (
-    organization_id        uuid NOT NULL REFERENCES organizations (id),
+    organization_id        uuid NOT NULL,
     grain                  text NOT NULL CHECK (grain IN ('day', 'month')),
     -- The day, or the first day of the month.
     period                 date NOT NULL,
@@ -127,14 +127,18 @@ CREATE TABLE alliance_clinician_clients (
     months          date[] NOT NULL,
     first_month     date GENERATED ALWAYS AS (months[1]) STORED,
     last_month      date GENERATED ALWAYS AS (months[array_upper(months, 1)]) STORED,
-    PRIMARY KEY (organization_id, clinician_key, client_id),
-    FOREIGN KEY (organization_id, client_id) REFERENCES clients (organization_id, id) ON DELETE CASCADE
+    PRIMARY KEY (organization_id, clinician_key, client_id)
 );
 CREATE INDEX alliance_clinician_clients_recent ON alliance_clinician_clients (organization_id, last_month)
     INCLUDE (first_month, clinician_key, client_id, months);
 
+-- One row per organization with rollups: the lock that alliance_rollup_guard_take takes.
+CREATE TABLE alliance_rollup_guard (
+    organization_id uuid PRIMARY KEY
+);
+
 CREATE TABLE etr_reference (
-    organization_id   uuid NOT NULL REFERENCES organizations (id),
+    organization_id   uuid NOT NULL,
     instrument_key    text NOT NULL,
     intake_hundredths integer NOT NULL,
     session_number    integer NOT NULL,
@@ -143,6 +147,22 @@ CREATE TABLE etr_reference (
     PRIMARY KEY (organization_id, instrument_key, intake_hundredths, session_number)
 );
 
+
+
+-- On Citus the tables above are distributed here, before any foreign key ties them to a
+-- distributed table (src/db/distribution.rs). The marker line is read by src/db/rollup_schema.rs.
+-- @citus: distribute tables
+
+-- One constraint per statement: Citus runs ADD CONSTRAINT alone.
+ALTER TABLE alliance_rollup
+    ADD FOREIGN KEY (organization_id, episode_id) REFERENCES episodes (organization_id, id) ON DELETE CASCADE;
+ALTER TABLE alliance_rollup
+    ADD FOREIGN KEY (organization_id, client_id) REFERENCES clients (organization_id, id) ON DELETE CASCADE;
+ALTER TABLE alliance_clinician_sums ADD FOREIGN KEY (organization_id) REFERENCES organizations (id);
+ALTER TABLE alliance_clinician_clients
+    ADD FOREIGN KEY (organization_id, client_id) REFERENCES clients (organization_id, id) ON DELETE CASCADE;
+ALTER TABLE alliance_rollup_guard ADD FOREIGN KEY (organization_id) REFERENCES organizations (id) ON DELETE CASCADE;
+ALTER TABLE etr_reference ADD FOREIGN KEY (organization_id) REFERENCES organizations (id);
 
 -- Functions.
 
@@ -193,12 +213,24 @@ RETURNS SETOF alliance_rollup LANGUAGE sql IMMUTABLE AS $$
                        rater = 'client' AND instrument_key IN ({{client_working_alliance}}) AS w) AS k) AS v
 $$;
 
--- Serializes a rebuild (settings change) against concurrent submissions of one organization:
--- submissions share the lock, a rebuild takes it alone.
-CREATE FUNCTION alliance_rollup_lock_key(org uuid) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
-    SELECT hashtextextended('alliance_rollup:' || org::text, 0)
+-- Holds a rebuild (settings change) and concurrent submissions of one organization apart:
+-- submissions lock the organization's guard row FOR KEY SHARE and run side by side; a rebuild
+-- locks it FOR UPDATE, waits for them and holds new ones back until it commits. A row lock
+-- rather than an advisory lock: on Citus the row lives on the node that holds the
+-- organization's shards, which is where the trigger runs too (docs/scaling.md).
+CREATE FUNCTION alliance_rollup_guard_take(org uuid, exclusive boolean) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    FOR attempt IN 1..2 LOOP
+        IF exclusive THEN
+            PERFORM 1 FROM alliance_rollup_guard WHERE organization_id = org FOR UPDATE;
+        ELSE
+            PERFORM 1 FROM alliance_rollup_guard WHERE organization_id = org FOR KEY SHARE;
+        END IF;
+        EXIT WHEN FOUND;
+        INSERT INTO alliance_rollup_guard (organization_id) VALUES (org) ON CONFLICT DO NOTHING;
+    END LOOP;
+END
 $$;
-
 CREATE FUNCTION alliance_rollup_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     r responses;
@@ -208,7 +240,7 @@ DECLARE
     c alliance_rollup;
     v_day date;
     v_shard smallint;
-    v_day_key integer;
+    v_taken bigint;
     v_period record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -228,7 +260,7 @@ BEGIN
         RETURN NULL;
     END IF;
     v_sign := CASE WHEN adding THEN 1 ELSE -1 END;
-    PERFORM pg_advisory_xact_lock_shared(alliance_rollup_lock_key(r.organization_id));
+    PERFORM alliance_rollup_guard_take(r.organization_id, false);
     SELECT * INTO cut FROM alliance_cutoff(r.organization_id);
     SELECT * INTO c FROM alliance_contribution(r.organization_id, r.episode_id, r.clinician_id, r.client_id,
         r.administered_at, r.rater, r.instrument_key, r.total_hundredths, r.answers, r.scores,
@@ -287,17 +319,21 @@ BEGIN
           AND episode_id = c.episode_id AND clinician_key = c.clinician_key;
     END IF;
 
-    -- Per clinician and day and month: the first shard no concurrent transaction holds.
+    -- Per clinician and day and month: the first shard row no concurrent transaction holds
+    -- (SKIP LOCKED); when every existing one is held, the next shard, up to 8.
     v_day := (r.administered_at AT TIME ZONE 'UTC')::date;
     v_shard := 0;
     IF adding THEN
-        v_day_key := hashtext('alliance_clinician_sums:' || r.organization_id::text || v_day::text || c.clinician_key::text);
-        FOR candidate IN 0..7 LOOP
-            IF pg_try_advisory_xact_lock(v_day_key, candidate) THEN
-                v_shard := candidate;
-                EXIT;
-            END IF;
-        END LOOP;
+        SELECT s.shard INTO v_shard FROM alliance_clinician_sums s
+        WHERE s.organization_id = c.organization_id AND s.grain = 'day' AND s.period = v_day
+          AND s.clinician_key = c.clinician_key
+        ORDER BY s.shard LIMIT 1 FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            SELECT count(*) INTO v_taken FROM alliance_clinician_sums s
+            WHERE s.organization_id = c.organization_id AND s.grain = 'day' AND s.period = v_day
+              AND s.clinician_key = c.clinician_key;
+            v_shard := CASE WHEN v_taken < 8 THEN v_taken ELSE 0 END;
+        END IF;
     END IF;
     FOR v_period IN SELECT * FROM (VALUES ('day', v_day), ('month', c.month)) AS periods (grain, period) LOOP
         INSERT INTO alliance_clinician_sums (organization_id, grain, period, clinician_key, shard, total_n, total_sum, total_sum_sq, below_cutoff, ceiling, srs_n, relationship_sum, relationship_sum_sq, goals_topics_sum, goals_topics_sum_sq, approach_method_sum, approach_method_sum_sq, overall_sum, overall_sum_sq, wai_n, goal_sum, goal_sum_sq, task_sum, task_sum_sq, bond_sum, bond_sum_sq)
@@ -357,7 +393,7 @@ CREATE FUNCTION alliance_rollup_rebuild(org uuid) RETURNS void LANGUAGE plpgsql 
 DECLARE
     cut record;
 BEGIN
-    PERFORM pg_advisory_xact_lock(alliance_rollup_lock_key(org));
+    PERFORM alliance_rollup_guard_take(org, true);
     SELECT * INTO cut FROM alliance_cutoff(org);
     DELETE FROM alliance_rollup WHERE organization_id = org;
     DELETE FROM alliance_clinician_sums WHERE organization_id = org;
@@ -440,6 +476,9 @@ CREATE TRIGGER etr_reference_maintenance
     AFTER INSERT OR UPDATE OR DELETE ON outcome_points
     FOR EACH ROW EXECUTE FUNCTION etr_reference_apply();
 
+-- On Citus the functions above are created on every node here, before the rebuild needs them
+-- on the workers.
+-- @citus: distribute functions
 
 -- Every organization's data, computed afresh.
 SELECT alliance_rollup_rebuild(id) FROM organizations;

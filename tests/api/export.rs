@@ -159,7 +159,7 @@ async fn every_format_read_by_a_peer_gives_the_counts_and_means_of_the_analytics
 }
 
 #[tokio::test]
-async fn a_resumed_export_returns_exactly_what_changed_after_its_cursor() {
+pub async fn a_resumed_export_returns_exactly_what_changed_after_its_cursor() {
     let app = spawn_app().await;
     let (care, responses) = exported_care(&app).await;
     let first = export(&app, &care.admin.token, "?ids=real").await;

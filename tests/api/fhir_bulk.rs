@@ -46,7 +46,7 @@ async fn download(app: &TestApp, token: &str, url: &str) -> reqwest::Response {
 }
 
 #[tokio::test]
-async fn a_bulk_export_runs_to_its_manifest_and_its_files_parse_as_r4() {
+pub async fn a_bulk_export_runs_to_its_manifest_and_its_files_parse_as_r4() {
     let app = spawn_app().await;
     let care = Care::new(&app, "Bulk Clinic").await;
     submit(&app, &care.admin.token, &srs(&care.session_id, [9.0, 8.5, 9.2, 7.1])).await;

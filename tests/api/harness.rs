@@ -22,6 +22,8 @@ struct TestServer {
     /// Kept so the clean-up can remove it; `None` with `DATABASE_URL`.
     cluster_dir: Option<PathBuf>,
     cluster: Option<EmbeddedCluster>,
+    /// With `DATABASE_URL` naming a Citus coordinator: its workers (see `harness_citus`).
+    citus: Option<crate::harness_citus::Cluster>,
 }
 
 static SERVER: OnceLock<TestServer> = OnceLock::new();
@@ -67,14 +69,18 @@ fn start_server() -> TestServer {
     };
     let mut admin = PgConnection::establish(&format!("{base_url}/{maintenance_database}"))
         .expect("the tests connect to PostgreSQL");
+    let citus = crate::harness_citus::Cluster::detect(&mut admin, &base_url);
     sweep_stale_databases(&mut admin);
+    if let Some(citus) = &citus {
+        citus.each_worker(sweep_stale_databases);
+    }
     let template = format!("rapport_tmpl_{}", std::process::id());
-    diesel::sql_query(format!("CREATE DATABASE {template}")).execute(&mut admin).expect("create the template");
-    {
+    if citus.is_none() {
+        diesel::sql_query(format!("CREATE DATABASE {template}")).execute(&mut admin).expect("create the template");
         let mut conn = PgConnection::establish(&format!("{base_url}/{template}")).expect("connect to the template");
         rapport::db::prepare_schema(&mut conn).expect("migrate the template");
     }
-    TestServer { base_url, template, admin: Mutex::new(admin), cluster_dir, cluster }
+    TestServer { base_url, template, admin: Mutex::new(admin), cluster_dir, cluster, citus }
 }
 
 /// Stops the throw-away cluster and deletes it if this process dies without running its exit
@@ -141,20 +147,37 @@ impl TestDatabase {
     pub fn create() -> Self {
         let server = server();
         let name = format!("rapport_test_{}_{}", std::process::id(), NEXT_DATABASE.fetch_add(1, Ordering::Relaxed));
+        let url = format!("{}/{name}", server.base_url);
         let mut admin = server.admin.lock().unwrap_or_else(|e| e.into_inner());
-        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", server.template))
-            .execute(&mut *admin)
-            .expect("clone the template");
-        Self { url: format!("{}/{name}", server.base_url), name }
+        if let Some(citus) = &server.citus {
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut *admin).expect("create a database");
+            drop(admin);
+            citus.prepare(&name, &url, true);
+        } else {
+            diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", server.template))
+                .execute(&mut *admin)
+                .expect("clone the template");
+        }
+        Self { url, name }
     }
 
     /// A database with no schema at all (for `rapport migrate`).
     pub fn create_empty() -> Self {
         let server = server();
         let name = format!("rapport_test_{}_{}", std::process::id(), NEXT_DATABASE.fetch_add(1, Ordering::Relaxed));
+        let url = format!("{}/{name}", server.base_url);
         let mut admin = server.admin.lock().unwrap_or_else(|e| e.into_inner());
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut *admin).expect("create a database");
-        Self { url: format!("{}/{name}", server.base_url), name }
+        drop(admin);
+        if let Some(citus) = &server.citus {
+            citus.prepare(&name, &url, false);
+        }
+        Self { url, name }
+    }
+
+    /// Whether the tests run on a Citus cluster.
+    pub fn on_citus() -> bool {
+        server().citus.is_some()
     }
 
     pub fn connect(&self) -> PgConnection {
@@ -162,8 +185,13 @@ impl TestDatabase {
     }
 
     pub fn drop_now(&self) {
-        let mut admin = server().admin.lock().unwrap_or_else(|e| e.into_inner());
+        let server = server();
+        let mut admin = server.admin.lock().unwrap_or_else(|e| e.into_inner());
         let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut *admin);
+        drop(admin);
+        if let Some(citus) = &server.citus {
+            citus.drop_database(&self.name);
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! Without `DATABASE_URL` the harness starts a throw-away cluster (the same embedded-PostgreSQL
 //! code the service uses) in a temporary directory; with it, it creates its databases on that
 //! server. Either way every test gets a fresh database cloned from a migrated template, and
-//! nothing is left behind.
+//! nothing is left behind. With `DATABASE_URL` naming a Citus coordinator, each test database is
+//! made on every node and distributed instead (`harness_citus`).
 
 mod actors;
 mod analytics;
@@ -14,22 +15,24 @@ mod cli;
 mod clients;
 mod edges;
 mod errors;
-mod export;
+pub mod export;
 mod feedback;
 mod fhir;
-mod fhir_bulk;
+pub mod fhir_bulk;
 mod fhir_smart;
 mod fhir_validator;
 mod fixtures;
 mod form_configuration;
 mod harness;
+mod harness_citus;
 mod migrations;
 mod openapi_document;
 mod operations;
 pub mod role_matrix;
 mod schema_rules;
 mod shutdown;
-mod tenancy;
+mod sql_rules;
+pub mod tenancy;
 pub mod transcripts;
 mod users;
 pub mod webhooks;

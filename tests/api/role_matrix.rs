@@ -244,7 +244,7 @@ pub fn custom_instrument(key: &str) -> Value {
 }
 
 #[tokio::test]
-async fn every_protected_route_answers_every_role_as_documented() {
+pub async fn every_protected_route_answers_every_role_as_documented() {
     let app = spawn_app().await;
     let care = Care::new(&app, "Matrix Clinic").await;
     let (_, client_token) = care.client_token(&app, &care.session_id, &["srs", "ors"]).await;

@@ -1,13 +1,14 @@
 //! Rules the schema must keep, checked against the live schema.
 
 use crate::harness::TestDatabase;
+use crate::sql_rules;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
+use std::collections::BTreeSet;
 
-/// Tables that are not owned by one organization: the organizations themselves, diesel's
-/// bookkeeping, login names (unique across organizations; a Citus reference table) and the
-/// record of what the service installed outside migrations.
-const GLOBAL_TABLES: &[&str] = &["organizations", "__diesel_schema_migrations", "login_names", "schema_objects"];
+/// Tables that are not owned by one organization (Citus reference tables): the one list the
+/// distribution uses.
+const GLOBAL_TABLES: &[&str] = rapport::db::distribution::REFERENCE_TABLES;
 
 #[derive(QueryableByName, Debug)]
 struct KeyColumn {
@@ -96,4 +97,171 @@ fn audit_events_cannot_be_updated_or_deleted_even_through_sql() {
     .get_result(&mut conn)
     .unwrap();
     assert_eq!(count, 1);
+}
+
+#[derive(QueryableByName, Debug)]
+struct Function {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    language: String,
+    #[diesel(sql_type = Text)]
+    body: String,
+}
+
+#[derive(QueryableByName, Debug)]
+struct Volatility {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    volatility: String,
+}
+
+/// The tenant tables (every table of `public` but the global ones) and, for every function
+/// name in the database, whether all its overloads are IMMUTABLE.
+fn tenant_tables_and_immutability(
+    conn: &mut PgConnection,
+) -> (BTreeSet<String>, std::collections::BTreeMap<String, bool>) {
+    let tables: Vec<TableName> = diesel::sql_query(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .load(conn)
+    .unwrap();
+    let tenant = tables.into_iter().map(|t| t.table_name).filter(|t| !GLOBAL_TABLES.contains(&t.as_str())).collect();
+    let volatility: Vec<Volatility> =
+        diesel::sql_query("SELECT proname::text AS name, provolatile::text AS volatility FROM pg_proc")
+            .load(conn)
+            .unwrap();
+    let mut immutable = std::collections::BTreeMap::new();
+    for row in volatility {
+        *immutable.entry(row.name).or_insert(true) &= row.volatility == "i";
+    }
+    (tenant, immutable)
+}
+
+/// What is wrong with one `ON CONFLICT … DO UPDATE SET` clause on Citus, if anything.
+fn do_update_violations(assignments: &str, immutable: &std::collections::BTreeMap<String, bool>) -> Vec<String> {
+    let mut found = Vec::new();
+    if sql_rules::has_subquery(assignments) {
+        found.push("a subquery".to_owned());
+    }
+    for keyword in sql_rules::volatile_keywords(assignments) {
+        found.push(format!("`{keyword}`"));
+    }
+    for call in sql_rules::function_calls(assignments) {
+        if !immutable.get(&call).copied().unwrap_or(false) {
+            found.push(format!("`{call}()`, which is not IMMUTABLE"));
+        }
+    }
+    found
+}
+
+/// Citus (docs/scaling.md): no volatile function or subquery in `DO UPDATE SET`, no `LANGUAGE
+/// sql` function reading a tenant table, no advisory lock (it holds only on the node that took
+/// it), and every unique index of a tenant table holds `organization_id`.
+#[test]
+fn functions_and_indexes_in_the_live_schema_keep_the_citus_rules() {
+    let database = TestDatabase::create();
+    let mut conn = database.connect();
+    let (tenant, immutable) = tenant_tables_and_immutability(&mut conn);
+    let functions: Vec<Function> = diesel::sql_query(
+        "SELECT p.proname::text AS name, l.lanname::text AS language, p.prosrc AS body FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
+         WHERE n.nspname = 'public' \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
+    )
+    .load(&mut conn)
+    .unwrap();
+    assert!(functions.iter().any(|f| f.name == "alliance_rollup_apply"), "the check must see the trigger functions");
+    let mut violations = Vec::new();
+    let mut clauses_checked = 0;
+    for function in &functions {
+        let body = sql_rules::normalized(&function.body);
+        if function.language == "sql" {
+            let read = sql_rules::tables_used(&body, &tenant);
+            if !read.is_empty() {
+                violations.push(format!("{}: a LANGUAGE sql function reads tenant tables {read:?}", function.name));
+            }
+        }
+        if sql_rules::takes_advisory_lock(&body) {
+            violations.push(format!("{}: takes an advisory lock", function.name));
+        }
+        for statement in sql_rules::statements(&body) {
+            for assignments in sql_rules::do_update_assignments(statement) {
+                clauses_checked += 1;
+                for problem in do_update_violations(assignments, &immutable) {
+                    violations.push(format!("{}: DO UPDATE SET uses {problem}", function.name));
+                }
+            }
+        }
+    }
+    assert!(clauses_checked >= 4, "the check must see the rollup upserts, saw {clauses_checked}");
+
+    let unique: Vec<TableName> = diesel::sql_query(
+        "SELECT c.relname::text || ' (' || i.relname::text || ')' AS table_name FROM pg_index x \
+         JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND x.indisunique AND NOT EXISTS ( \
+           SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'organization_id' \
+           AND a.attnum = ANY (x.indkey))",
+    )
+    .load(&mut conn)
+    .unwrap();
+    for index in unique {
+        let table = index.table_name.split(' ').next().unwrap_or_default();
+        if tenant.contains(table) {
+            violations.push(format!("{}: a unique index without organization_id", index.table_name));
+        }
+    }
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+/// Every statement the service sends while the broadest tests run (the role matrix, tenancy,
+/// webhooks, exports, FHIR bulk, transcripts): over tenant tables only with an organization
+/// filter, with Citus-safe upserts, and without advisory locks but for the migration lock
+/// (taken once at start, on the coordinator, around the schema change).
+#[test]
+fn the_sql_the_service_sends_keeps_the_citus_rules() {
+    sql_rules::start_recording();
+    crate::role_matrix::every_protected_route_answers_every_role_as_documented();
+    crate::tenancy::every_id_taking_route_answers_as_for_a_missing_id_across_organizations();
+    crate::webhooks::every_event_is_signed_and_delivered_once_in_order_without_free_text();
+    crate::export::a_resumed_export_returns_exactly_what_changed_after_its_cursor();
+    crate::fhir_bulk::a_bulk_export_runs_to_its_manifest_and_its_files_parse_as_r4();
+    crate::transcripts::upload_analysis_alliance_signal_insights_and_erasure();
+    let statements = sql_rules::recorded();
+
+    let database = TestDatabase::create();
+    let (tenant, immutable) = tenant_tables_and_immutability(&mut database.connect());
+    let mut violations = Vec::new();
+    let mut tenant_statements = 0;
+    for text in &statements {
+        // Migrations and the rollup schema: DDL, checked above through the live schema.
+        if ["create ", "alter ", "drop ", "set "].iter().any(|ddl| text.starts_with(ddl))
+            || text.contains(" create function ")
+        {
+            continue;
+        }
+        if sql_rules::takes_advisory_lock(text)
+            && !(text.starts_with("select pg_advisory_lock(") || text.starts_with("select pg_advisory_unlock("))
+        {
+            violations.push(format!("an advisory lock: {text}"));
+        }
+        for statement in sql_rules::statements(text) {
+            for assignments in sql_rules::do_update_assignments(statement) {
+                for problem in do_update_violations(assignments, &immutable) {
+                    violations.push(format!("DO UPDATE SET uses {problem}: {statement}"));
+                }
+            }
+            if !sql_rules::tables_used(statement, &tenant).is_empty() {
+                tenant_statements += 1;
+                if !sql_rules::filters_by_organization(statement) {
+                    violations.push(format!("no organization filter: {statement}"));
+                }
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(tenant_statements > 100, "the workload must reach the service's queries, saw {tenant_statements}");
 }

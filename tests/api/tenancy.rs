@@ -53,7 +53,7 @@ async fn send(app: &TestApp, token: &str, method: &Method, url: &str, body: &Opt
 }
 
 #[tokio::test]
-async fn every_id_taking_route_answers_as_for_a_missing_id_across_organizations() {
+pub async fn every_id_taking_route_answers_as_for_a_missing_id_across_organizations() {
     let app = spawn_app().await;
     let a = organization(&app, "Clinic A").await;
     let b = organization(&app, "Clinic B").await;

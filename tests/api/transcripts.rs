@@ -79,7 +79,7 @@ fn kinds(list: &Value) -> Vec<(u64, String)> {
 }
 
 #[tokio::test]
-async fn upload_analysis_alliance_signal_insights_and_erasure() {
+pub async fn upload_analysis_alliance_signal_insights_and_erasure() {
     let app = spawn_app().await;
     let care = Care::new(&app, "Transcript Clinic").await;
     submit(&app, &care.admin.token, &srs(&care.session_id, [8.0, 7.5, 8.0, 7.0])).await;

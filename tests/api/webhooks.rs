@@ -153,7 +153,7 @@ pub fn verify(secret: &str, received: &Received) {
 const ALL: [&str; 4] = ["response.created", "response.voided", "signal.created", "signal.updated"];
 
 #[tokio::test]
-async fn every_event_is_signed_and_delivered_once_in_order_without_free_text() {
+pub async fn every_event_is_signed_and_delivered_once_in_order_without_free_text() {
     let app = spawn_app_with(FAST).await;
     let care = Care::new(&app, "Webhook Clinic").await;
     let receiver = Receiver::start();

@@ -59,21 +59,29 @@ struct OrganizationRow {
 }
 
 impl Database {
-    /// The organizations with a delivery that may be due (the dispatcher's round).
+    /// The organizations with a delivery that may be due (the dispatcher's round). One query per
+    /// organization, so that on Citus each stays on that organization's shard.
     pub async fn organizations_with_due_deliveries(&self) -> Result<Vec<Uuid>, DbError> {
         self.run(|conn| {
-            // The head of each active subscription's queue decides: one index probe each.
-            let rows: Vec<OrganizationRow> = diesel::sql_query(
-                "SELECT DISTINCT w.organization_id FROM webhooks w \
-                 CROSS JOIN LATERAL ( \
-                   SELECT d.next_attempt_at FROM webhook_deliveries d \
-                   WHERE d.organization_id = w.organization_id AND d.webhook_id = w.id AND d.status = 'pending' \
-                   ORDER BY d.xact, d.event_id LIMIT 1 \
-                 ) h \
-                 WHERE w.active AND h.next_attempt_at <= now()",
-            )
-            .load(conn)?;
-            Ok(rows.into_iter().map(|row| row.organization_id).collect())
+            let organizations: Vec<Uuid> =
+                crate::db::schema::organizations::table.select(crate::db::schema::organizations::id).load(conn)?;
+            let mut due = Vec::new();
+            for organization_id in organizations {
+                // The head of each active subscription's queue decides: one index probe each.
+                let rows: Vec<OrganizationRow> = diesel::sql_query(
+                    "SELECT w.organization_id FROM webhooks w \
+                     CROSS JOIN LATERAL ( \
+                       SELECT d.next_attempt_at FROM webhook_deliveries d \
+                       WHERE d.organization_id = w.organization_id AND d.webhook_id = w.id AND d.status = 'pending' \
+                       ORDER BY d.xact, d.event_id LIMIT 1 \
+                     ) h \
+                     WHERE w.organization_id = $1 AND w.active AND h.next_attempt_at <= now() LIMIT 1",
+                )
+                .bind::<SqlUuid, _>(organization_id)
+                .load(conn)?;
+                due.extend(rows.into_iter().map(|row| row.organization_id));
+            }
+            Ok(due)
         })
         .await
     }
