@@ -85,17 +85,46 @@ fn edge_contributions(first: usize, intervals: usize) -> String {
 /// The nil UUID the rollup keys "no clinician" with.
 pub const NO_CLINICIAN: &str = "00000000-0000-0000-0000-000000000000";
 
+/// The SRS cutoff in force for an organization, as `alliance_cutoff` (rollup_schema.sql)
+/// computes it from the settings.
+#[derive(Clone, Copy, Debug, QueryableByName)]
+pub struct Cutoff {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    cutoff_hundredths: i32,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    inclusive: bool,
+}
+
+impl Cutoff {
+    /// Read in a statement of its own: on Citus a function that reads a distributed table
+    /// cannot run inside a query that is pushed down to a shard.
+    pub fn of(conn: &mut PgConnection, organization_id: Uuid) -> QueryResult<Self> {
+        diesel::sql_query("SELECT cutoff_hundredths, inclusive FROM alliance_cutoff($1)")
+            .bind::<SqlUuid, _>(organization_id)
+            .get_result(conn)
+    }
+
+    /// `WITH cut AS (…)` with the values as literals (an integer and a boolean).
+    fn clause(self) -> String {
+        format!(
+            "WITH cut AS (SELECT {}::integer AS cutoff_hundredths, {}::boolean AS inclusive)",
+            self.cutoff_hundredths, self.inclusive
+        )
+    }
+}
+
 /// A `WITH parts AS (…)` clause: one row per (month, episode, clinician) of the organization
 /// in `[from, to)`, rollup rows for whole months and per-response rows for the edges. Binds
 /// `$1` organization, `$2`–`$3` whole months, `$4`–`$7` the two edges; callers bind further
 /// parameters from `$8`.
-pub fn parts_clause() -> String {
+pub fn parts_clause(cut: Cutoff) -> String {
     let edge_columns = of_contribution(COLUMNS);
     format!(
-        "WITH cut AS (SELECT * FROM alliance_cutoff($1)), parts AS ( \
+        "{}, parts AS ( \
            SELECT {COLUMNS} FROM alliance_rollup WHERE organization_id = $1 AND month >= $2 AND month < $3 \
            UNION ALL \
            SELECT {edge_columns} FROM {})",
+        cut.clause(),
         edge_contributions(4, 2)
     )
 }
@@ -114,10 +143,10 @@ pub fn bind_parts(
 /// `alliance_clinician_sums` month rows for whole months, its day rows for the whole days of
 /// the partial months, and one row per response for the partial days. Binds `$1`–`$15`
 /// ([`bind_clinician_sums`]); callers bind further parameters from `$16`.
-pub fn clinician_sums_clause() -> String {
+pub fn clinician_sums_clause(cut: Cutoff) -> String {
     let edge_columns = of_contribution(CLINICIAN_COLUMNS);
     format!(
-        "WITH cut AS (SELECT * FROM alliance_cutoff($1)), daily AS ( \
+        "{}, daily AS ( \
            SELECT {CLINICIAN_COLUMNS} FROM alliance_clinician_sums WHERE organization_id = $1 AND grain = 'month' \
              AND period >= $2 AND period < $3 \
            UNION ALL \
@@ -125,6 +154,7 @@ pub fn clinician_sums_clause() -> String {
              AND ((period >= $4 AND period < $5) OR (period >= $6 AND period < $7)) \
            UNION ALL \
            SELECT {edge_columns} FROM {})",
+        cut.clause(),
         edge_contributions(8, 4)
     )
 }

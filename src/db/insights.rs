@@ -7,7 +7,7 @@
 //! [`super::alliance_rollup`] for the plans.
 
 use super::alliance_rollup::{
-    NO_CLINICIAN, bind_clinician_sums, bind_parts, bind_split, clinician_clients_clause, clinician_sums_clause,
+    Cutoff, NO_CLINICIAN, bind_clinician_sums, bind_parts, bind_split, clinician_clients_clause, clinician_sums_clause,
     parts_clause,
 };
 use super::audit::Actor;
@@ -310,7 +310,7 @@ fn item_summaries(
     };
     let sql = format!(
         "{} SELECT ARRAY[{}] AS own, ARRAY[{}] AS rest FROM daily",
-        clinician_sums_clause(),
+        clinician_sums_clause(Cutoff::of(conn, org)?),
         columns("clinician_key = $16"),
         columns("clinician_key <> $16")
     );
@@ -376,6 +376,7 @@ impl Database {
                 conn.batch_execute("SET LOCAL work_mem = '16MB'")?;
                 let (_, settings) = super::settings::current(conn, org)?;
                 // `below_cutoff` was counted with the cutoff in force (a cutoff change rebuilds the rollups).
+                let cut = Cutoff::of(conn, org)?;
                 let statement = if let GroupBy::Clinician = group_by {
                     // Sums from the per-day table, distinct clients from the clinician–client pairs.
                     let query = format!(
@@ -388,7 +389,7 @@ impl Database {
                          LEFT JOIN (SELECT clinician_key, count(*) AS clients FROM pairs GROUP BY 1) AS cl \
                            USING (clinician_key) \
                          ORDER BY 1",
-                        clinician_sums_clause(),
+                        clinician_sums_clause(cut),
                         clinician_clients_clause()
                     );
                     bind_split(bind_clinician_sums(query, org, from, to), split_into_months(from, to))
@@ -415,7 +416,7 @@ impl Database {
                            sum(p.total_sum_sq) AS total_sum_sq, sum(p.below_cutoff) AS below, sum(p.ceiling) AS ceiling \
                            FROM parts p {join} WHERE p.total_n > 0 GROUP BY 1, 2) AS per_client \
                          GROUP BY 1 ORDER BY 1",
-                        parts_clause()
+                        parts_clause(cut)
                     );
                     let mut statement = bind_parts(query, org, from, to);
                     if let GroupBy::Attribute(name) = &group_by {

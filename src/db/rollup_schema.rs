@@ -129,22 +129,26 @@ pub fn install(conn: &mut PgConnection, citus: bool) -> Result<bool, DbError> {
             return Ok(false);
         }
         let [tables, functions, rebuild] = parts();
+        // One statement at a time: Citus forwards the text of DDL on a distributed table (a
+        // drop, a foreign key, a trigger) to the workers, which refuse a string of several.
+        let run = |conn: &mut PgConnection, part: &str| -> Result<(), DbError> {
+            for statement in statements(part) {
+                conn.batch_execute(statement)?;
+            }
+            Ok(())
+        };
         if citus {
             distribution::prepare_session(conn)?;
         }
-        conn.batch_execute(tables)?;
+        run(conn, tables)?;
         if citus {
             distribution::distribute_tables(conn)?;
         }
-        // One statement at a time: Citus forwards the text of DDL on a distributed table (a
-        // foreign key, a trigger) to the workers, which refuse a string of several.
-        for statement in statements(functions) {
-            conn.batch_execute(statement)?;
-        }
+        run(conn, functions)?;
         if citus {
             distribution::distribute_functions(conn)?;
         }
-        conn.batch_execute(rebuild)?;
+        run(conn, rebuild)?;
         diesel::sql_query(
             "INSERT INTO schema_objects (name, checksum, installed_at) VALUES ($1, $2, now()) \
              ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, installed_at = EXCLUDED.installed_at",

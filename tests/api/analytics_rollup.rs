@@ -65,7 +65,7 @@ fn daily_and_pair_rows(conn: &mut PgConnection, organization_id: &str) -> Vec<Ro
 }
 
 #[tokio::test]
-async fn analytics_are_exact_for_ranges_cutting_through_months_and_follow_voids_and_cutoff_changes() {
+pub async fn analytics_are_exact_for_ranges_cutting_through_months_and_follow_voids_and_cutoff_changes() {
     let app = spawn_app().await;
     let care = Care::new(&app, "Rollup Clinic").await;
     srs_at(&app, &care, "2026-01-20T10:00:00Z", 30.0).await;

@@ -8,7 +8,7 @@
 
 mod actors;
 mod analytics;
-mod analytics_rollup;
+pub mod analytics_rollup;
 mod audit_log;
 mod authentication;
 mod cli;

@@ -218,22 +218,43 @@ fn functions_and_indexes_in_the_live_schema_keep_the_citus_rules() {
 }
 
 /// Every statement the service sends while the broadest tests run (the role matrix, tenancy,
-/// webhooks, exports, FHIR bulk, transcripts): over tenant tables only with an organization
-/// filter, with Citus-safe upserts, and without advisory locks but for the migration lock
-/// (taken once at start, on the coordinator, around the schema change).
+/// webhooks with retries, analytics over ranges, exports, FHIR bulk, transcripts): over tenant tables only with an organization
+/// filter, with Citus-safe upserts, RETURNING clauses and CASE or coalesce in modifications,
+/// without calling a function that reads tenant tables or
+/// takes a snapshot's transaction ids inside a query over them, and without advisory locks but
+/// for the migration lock (taken once at start, on the coordinator, around the schema change).
 #[test]
 fn the_sql_the_service_sends_keeps_the_citus_rules() {
     sql_rules::start_recording();
     crate::role_matrix::every_protected_route_answers_every_role_as_documented();
     crate::tenancy::every_id_taking_route_answers_as_for_a_missing_id_across_organizations();
     crate::webhooks::every_event_is_signed_and_delivered_once_in_order_without_free_text();
+    crate::webhooks::a_500_and_a_timeout_are_retried_until_acknowledged_and_a_rolled_back_change_sends_nothing();
+    crate::analytics_rollup::analytics_are_exact_for_ranges_cutting_through_months_and_follow_voids_and_cutoff_changes(
+    );
     crate::export::a_resumed_export_returns_exactly_what_changed_after_its_cursor();
     crate::fhir_bulk::a_bulk_export_runs_to_its_manifest_and_its_files_parse_as_r4();
     crate::transcripts::upload_analysis_alliance_signal_insights_and_erasure();
     let statements = sql_rules::recorded();
 
     let database = TestDatabase::create();
-    let (tenant, immutable) = tenant_tables_and_immutability(&mut database.connect());
+    let mut conn = database.connect();
+    let (tenant, immutable) = tenant_tables_and_immutability(&mut conn);
+    // Functions that read tenant tables: Citus cannot run one inside a query it pushes down to a
+    // shard (the query inside would have to be distributed from the shard).
+    let functions: Vec<Function> = diesel::sql_query(
+        "SELECT p.proname::text AS name, l.lanname::text AS language, p.prosrc AS body FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
+         WHERE n.nspname = 'public'",
+    )
+    .load(&mut conn)
+    .unwrap();
+    let reading_tenant_tables: BTreeSet<String> = functions
+        .into_iter()
+        .filter(|f| !sql_rules::tables_used(&sql_rules::normalized(&f.body), &tenant).is_empty())
+        .map(|f| f.name)
+        .collect();
+    assert!(reading_tenant_tables.contains("alliance_cutoff"), "{reading_tenant_tables:?}");
     let mut violations = Vec::new();
     let mut tenant_statements = 0;
     for text in &statements {
@@ -258,6 +279,31 @@ fn the_sql_the_service_sends_keeps_the_citus_rules() {
                 tenant_statements += 1;
                 if !sql_rules::filters_by_organization(statement) {
                     violations.push(format!("no organization filter: {statement}"));
+                }
+                if ["insert ", "update ", "delete "].iter().any(|verb| statement.starts_with(verb)) {
+                    for expression in sql_rules::conditional_expressions(statement) {
+                        for problem in do_update_violations(expression, &immutable) {
+                            violations.push(format!("CASE or coalesce in a modification uses {problem}: {statement}"));
+                        }
+                    }
+                }
+                if let Some((_, returning)) = statement.split_once(" returning ") {
+                    for problem in do_update_violations(returning, &immutable) {
+                        violations.push(format!("RETURNING uses {problem}: {statement}"));
+                    }
+                }
+                for call in sql_rules::function_calls(statement) {
+                    if reading_tenant_tables.contains(&call) {
+                        violations.push(format!("`{call}()` reads tenant tables inside a tenant query: {statement}"));
+                    }
+                    // Transaction ids are per node: a snapshot taken inside a query a worker runs
+                    // cannot be compared with ids the coordinator handed out.
+                    if sql_rules::TRANSACTION_ID_FUNCTIONS.contains(&call.as_str())
+                        && !statement.starts_with("insert ")
+                        && !statement.starts_with("update ")
+                    {
+                        violations.push(format!("`{call}()` inside a tenant query: {statement}"));
+                    }
                 }
             }
         }

@@ -77,6 +77,36 @@ pub fn volatile_keywords(text: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// The `CASE … END` and `coalesce(…)` expressions of `statement` (Citus refuses a function that
+/// is not IMMUTABLE inside them in a modification).
+pub fn conditional_expressions(statement: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    for (at, _) in statement.match_indices("case ") {
+        let body = &statement[at..];
+        found.push(&body[..body.find(" end").map_or(body.len(), |end| end + 4)]);
+    }
+    for (at, _) in statement.match_indices("coalesce(") {
+        let body = &statement[at..];
+        let mut depth = 0usize;
+        let mut end = body.len();
+        for (i, c) in body.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        end = i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        found.push(&body[..end]);
+    }
+    found
+}
+
 /// Whether `text` holds a subquery.
 pub fn has_subquery(text: &str) -> bool {
     text.contains("(select ") || text.contains("( select ")
@@ -118,6 +148,12 @@ pub fn filters_by_organization(statement: &str) -> bool {
     }
     false
 }
+
+/// Functions whose values are one node's transaction ids: on Citus, Rapport takes them on the
+/// coordinator only (a statement of their own, or an INSERT or UPDATE, which Citus evaluates
+/// there), never inside a query that a worker runs.
+pub const TRANSACTION_ID_FUNCTIONS: &[&str] =
+    &["pg_current_snapshot", "pg_snapshot_xmin", "pg_current_xact_id", "txid_current", "txid_current_snapshot"];
 
 /// Whether `statement` takes an advisory lock.
 pub fn takes_advisory_lock(statement: &str) -> bool {
@@ -194,6 +230,8 @@ mod tests {
         assert!(!filters_by_organization(&scan));
         assert!(filters_by_organization(&normalized("DELETE FROM responses WHERE \"organization_id\" = $1")));
         assert!(takes_advisory_lock("select pg_try_advisory_xact_lock(1, 2)"));
+        let update = normalized("UPDATE d SET s = CASE WHEN a <= now() THEN 1 END, f = coalesce(x, (g(y)))");
+        assert_eq!(conditional_expressions(&update), ["case when a <= now() then 1 end", "coalesce(x, (g(y)))"]);
         assert_eq!(
             function_calls("x = rapport_sorted_dates(a.months || b.months)"),
             BTreeSet::from(["rapport_sorted_dates".to_owned()])

@@ -221,7 +221,7 @@ pub async fn every_event_is_signed_and_delivered_once_in_order_without_free_text
 }
 
 #[tokio::test]
-async fn a_500_and_a_timeout_are_retried_until_acknowledged_and_a_rolled_back_change_sends_nothing() {
+pub async fn a_500_and_a_timeout_are_retried_until_acknowledged_and_a_rolled_back_change_sends_nothing() {
     let app = spawn_app_with(FAST).await;
     let care = Care::new(&app, "Retry Clinic").await;
     let receiver = Receiver::start();

@@ -53,6 +53,12 @@ struct HeadRow {
 }
 
 #[derive(QueryableByName)]
+struct Horizon {
+    #[diesel(sql_type = Text)]
+    xmin: String,
+}
+
+#[derive(QueryableByName)]
 struct OrganizationRow {
     #[diesel(sql_type = SqlUuid)]
     organization_id: Uuid,
@@ -72,7 +78,7 @@ impl Database {
                     "SELECT w.organization_id FROM webhooks w \
                      CROSS JOIN LATERAL ( \
                        SELECT d.next_attempt_at FROM webhook_deliveries d \
-                       WHERE d.organization_id = w.organization_id AND d.webhook_id = w.id AND d.status = 'pending' \
+                       WHERE d.organization_id = $1 AND d.webhook_id = w.id AND d.status = 'pending' \
                        ORDER BY d.xact, d.event_id LIMIT 1 \
                      ) h \
                      WHERE w.organization_id = $1 AND w.active AND h.next_attempt_at <= now() LIMIT 1",
@@ -148,16 +154,18 @@ impl Database {
                     status: String,
                 }
                 let outcome: Settled = diesel::sql_query(
+                    // The clock is bound: Citus refuses now() inside CASE in an UPDATE.
                     "UPDATE webhook_deliveries SET claimed_until = NULL, \
-                       status = CASE WHEN created_at + make_interval(secs => $4) <= now() THEN 'failed' ELSE 'pending' END, \
-                       finished_at = CASE WHEN created_at + make_interval(secs => $4) <= now() THEN now() END, \
-                       next_attempt_at = now() + make_interval(secs => $3) \
+                       status = CASE WHEN created_at + make_interval(secs => $4) <= $5 THEN 'failed' ELSE 'pending' END, \
+                       finished_at = CASE WHEN created_at + make_interval(secs => $4) <= $5 THEN $5 END, \
+                       next_attempt_at = $5 + make_interval(secs => $3) \
                      WHERE organization_id = $1 AND id = $2 RETURNING status",
                 )
                 .bind::<SqlUuid, _>(org)
                 .bind::<SqlUuid, _>(claimed.delivery_id)
                 .bind::<Double, _>(retry_after.as_secs_f64())
                 .bind::<Double, _>(budget.as_secs_f64())
+                .bind::<diesel::sql_types::Timestamptz, _>(Utc::now())
                 .get_result(conn)?;
                 let status = stored(&outcome.status, DeliveryStatus::parse, "webhook_deliveries.status")?;
                 if status == DeliveryStatus::Failed {
@@ -229,17 +237,22 @@ fn claim(
     limit: i64,
     lease: Duration,
 ) -> Result<Vec<Claimed>, DbError> {
+    // The horizon in a statement of its own: `xact` holds the id the coordinator gave the
+    // writing transaction, so on Citus the comparison must not be shipped to a worker, whose
+    // transaction ids are its own (docs/scaling.md).
+    let horizon: Horizon =
+        diesel::sql_query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin").get_result(conn)?;
     // One index probe per active subscription (webhook_deliveries_pending), however long the
     // backlog.
     let heads: Vec<HeadRow> = diesel::sql_query(
         "SELECT h.id FROM webhooks w \
          CROSS JOIN LATERAL ( \
            SELECT d.id, d.xact, d.next_attempt_at, d.claimed_until FROM webhook_deliveries d \
-           WHERE d.organization_id = w.organization_id AND d.webhook_id = w.id AND d.status = 'pending' \
+           WHERE d.organization_id = $1 AND d.webhook_id = w.id AND d.status = 'pending' \
            ORDER BY d.xact, d.event_id LIMIT 1 \
          ) h \
          WHERE w.organization_id = $1 AND w.active AND ($3::uuid IS NULL OR w.id = $3) \
-           AND h.xact < pg_snapshot_xmin(pg_current_snapshot()) \
+           AND h.xact < $4::xid8 \
            AND h.next_attempt_at <= now() \
            AND (h.claimed_until IS NULL OR h.claimed_until < now()) \
          LIMIT $2",
@@ -247,6 +260,7 @@ fn claim(
     .bind::<SqlUuid, _>(organization_id)
     .bind::<Int8, _>(limit)
     .bind::<Nullable<SqlUuid>, _>(only)
+    .bind::<Text, _>(horizon.xmin)
     .load(conn)?;
     if heads.is_empty() {
         return Ok(Vec::new());
@@ -265,11 +279,13 @@ fn claim(
            AND w.organization_id = d.organization_id AND w.id = d.webhook_id \
          RETURNING d.id AS delivery_id, d.webhook_id, d.event_id, d.attempts, e.event_type, \
            e.created_at AS event_created_at, e.payload, w.url, w.secret, \
-           CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret",
+           CASE WHEN w.previous_secret_until > $4 THEN w.previous_secret END AS previous_secret",
     )
     .bind::<SqlUuid, _>(organization_id)
     .bind::<Array<SqlUuid>, _>(&head_ids)
     .bind::<Double, _>(lease.as_secs_f64())
+    // Bound rather than now(): Citus refuses a function that is not IMMUTABLE in RETURNING.
+    .bind::<diesel::sql_types::Timestamptz, _>(Utc::now())
     .load(conn)?;
     Ok(rows
         .into_iter()
