@@ -446,7 +446,15 @@ fn a_delivery_cut_off_by_kill_9_is_sent_again_after_restart_and_acknowledged_onc
         wait_until_ready(port, &mut child);
         child
     };
-    let mut first = serve();
+    // Killed when the test fails before it kills it on purpose, so no service outlives the test.
+    struct KilledOnDrop(std::process::Child);
+    impl Drop for KilledOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut first = KilledOnDrop(serve());
     let created = with_database(&database)
         .args(["create-org", "--name", "Kill Clinic", "--admin-email", "kill@clinic.example"])
         .output()
@@ -469,8 +477,8 @@ fn a_delivery_cut_off_by_kill_9_is_sent_again_after_restart_and_acknowledged_onc
         receiver.until("the first attempt", |r| !r.is_empty()).await;
         (token, id, hook["secret"].as_str().unwrap().to_owned(), queued["event_id"].as_str().unwrap().to_owned())
     });
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
 
     let second = serve();
     let mut served = Served { child: Some(second), data_dir: PathBuf::from("/nonexistent") };

@@ -13,6 +13,7 @@ mod audit_log;
 mod authentication;
 mod cli;
 mod clients;
+mod distribution;
 mod edges;
 mod errors;
 pub mod export;

@@ -140,8 +140,9 @@ fn tenant_tables_and_immutability(
     (tenant, immutable)
 }
 
-/// What is wrong with one `ON CONFLICT … DO UPDATE SET` clause on Citus, if anything.
-fn do_update_violations(assignments: &str, immutable: &std::collections::BTreeMap<String, bool>) -> Vec<String> {
+/// What Citus refuses in an expression it evaluates once for all rows (an `ON CONFLICT … DO
+/// UPDATE SET` clause, a RETURNING list, a CASE or coalesce in a modification).
+fn citus_refusals(assignments: &str, immutable: &std::collections::BTreeMap<String, bool>) -> Vec<String> {
     let mut found = Vec::new();
     if sql_rules::has_subquery(assignments) {
         found.push("a subquery".to_owned());
@@ -190,7 +191,7 @@ fn functions_and_indexes_in_the_live_schema_keep_the_citus_rules() {
         for statement in sql_rules::statements(&body) {
             for assignments in sql_rules::do_update_assignments(statement) {
                 clauses_checked += 1;
-                for problem in do_update_violations(assignments, &immutable) {
+                for problem in citus_refusals(assignments, &immutable) {
                     violations.push(format!("{}: DO UPDATE SET uses {problem}", function.name));
                 }
             }
@@ -271,7 +272,7 @@ fn the_sql_the_service_sends_keeps_the_citus_rules() {
         }
         for statement in sql_rules::statements(text) {
             for assignments in sql_rules::do_update_assignments(statement) {
-                for problem in do_update_violations(assignments, &immutable) {
+                for problem in citus_refusals(assignments, &immutable) {
                     violations.push(format!("DO UPDATE SET uses {problem}: {statement}"));
                 }
             }
@@ -282,13 +283,19 @@ fn the_sql_the_service_sends_keeps_the_citus_rules() {
                 }
                 if ["insert ", "update ", "delete "].iter().any(|verb| statement.starts_with(verb)) {
                     for expression in sql_rules::conditional_expressions(statement) {
-                        for problem in do_update_violations(expression, &immutable) {
+                        for problem in citus_refusals(expression, &immutable) {
                             violations.push(format!("CASE or coalesce in a modification uses {problem}: {statement}"));
+                        }
+                        // Operators have volatility too: timestamptz ± interval is STABLE.
+                        if sql_rules::has_interval_arithmetic(expression) {
+                            violations.push(format!(
+                                "CASE or coalesce in a modification does interval arithmetic: {statement}"
+                            ));
                         }
                     }
                 }
                 if let Some((_, returning)) = statement.split_once(" returning ") {
-                    for problem in do_update_violations(returning, &immutable) {
+                    for problem in citus_refusals(returning, &immutable) {
                         violations.push(format!("RETURNING uses {problem}: {statement}"));
                     }
                 }

@@ -107,6 +107,12 @@ pub fn conditional_expressions(statement: &str) -> Vec<&str> {
     found
 }
 
+/// Whether `text` adds or subtracts an interval (STABLE on timestamptz, which a text rule
+/// cannot tell from a date's IMMUTABLE arithmetic: both are refused where it matters).
+pub fn has_interval_arithmetic(text: &str) -> bool {
+    ["make_interval(", "interval ''", "::interval"].iter().any(|marker| text.contains(marker))
+}
+
 /// Whether `text` holds a subquery.
 pub fn has_subquery(text: &str) -> bool {
     text.contains("(select ") || text.contains("( select ")
@@ -232,6 +238,7 @@ mod tests {
         assert!(takes_advisory_lock("select pg_try_advisory_xact_lock(1, 2)"));
         let update = normalized("UPDATE d SET s = CASE WHEN a <= now() THEN 1 END, f = coalesce(x, (g(y)))");
         assert_eq!(conditional_expressions(&update), ["case when a <= now() then 1 end", "coalesce(x, (g(y)))"]);
+        assert!(has_interval_arithmetic("case when created_at + make_interval(secs => $4) <= $5 then 1 end"));
         assert_eq!(
             function_calls("x = rapport_sorted_dates(a.months || b.months)"),
             BTreeSet::from(["rapport_sorted_dates".to_owned()])

@@ -128,7 +128,8 @@ impl Database {
                         webhook_attempts::delivery_id.eq(claimed.delivery_id),
                         webhook_attempts::attempt.eq(claimed.attempt),
                         webhook_attempts::started_at.eq(result.started_at),
-                        webhook_attempts::duration_ms.eq(i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX)),
+                        webhook_attempts::duration_ms
+                            .eq(i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX)),
                         webhook_attempts::status_code.eq(result.status_code.map(i32::from)),
                         webhook_attempts::error.eq(error),
                     ))
@@ -153,19 +154,24 @@ impl Database {
                     #[diesel(sql_type = Text)]
                     status: String,
                 }
+                let now = Utc::now();
+                let span = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+                let due_again = now.checked_add_signed(span(retry_after)).unwrap_or(DateTime::<Utc>::MAX_UTC);
+                let oldest_kept_trying = now.checked_sub_signed(span(budget)).unwrap_or(DateTime::<Utc>::MIN_UTC);
                 let outcome: Settled = diesel::sql_query(
-                    // The clock is bound: Citus refuses now() inside CASE in an UPDATE.
+                    // The times are computed here: Citus refuses anything but IMMUTABLE inside CASE
+                    // in an UPDATE, and both now() and timestamptz arithmetic are STABLE.
                     "UPDATE webhook_deliveries SET claimed_until = NULL, \
-                       status = CASE WHEN created_at + make_interval(secs => $4) <= $5 THEN 'failed' ELSE 'pending' END, \
-                       finished_at = CASE WHEN created_at + make_interval(secs => $4) <= $5 THEN $5 END, \
-                       next_attempt_at = $5 + make_interval(secs => $3) \
+                       status = CASE WHEN created_at <= $4 THEN 'failed' ELSE 'pending' END, \
+                       finished_at = CASE WHEN created_at <= $4 THEN $5 END, \
+                       next_attempt_at = $3 \
                      WHERE organization_id = $1 AND id = $2 RETURNING status",
                 )
                 .bind::<SqlUuid, _>(org)
                 .bind::<SqlUuid, _>(claimed.delivery_id)
-                .bind::<Double, _>(retry_after.as_secs_f64())
-                .bind::<Double, _>(budget.as_secs_f64())
-                .bind::<diesel::sql_types::Timestamptz, _>(Utc::now())
+                .bind::<diesel::sql_types::Timestamptz, _>(due_again)
+                .bind::<diesel::sql_types::Timestamptz, _>(oldest_kept_trying)
+                .bind::<diesel::sql_types::Timestamptz, _>(now)
                 .get_result(conn)?;
                 let status = stored(&outcome.status, DeliveryStatus::parse, "webhook_deliveries.status")?;
                 if status == DeliveryStatus::Failed {
