@@ -140,6 +140,18 @@ fn tenant_tables_and_immutability(
     (tenant, immutable)
 }
 
+/// The functions of `public` that are Rapport's own (not an extension's), with their bodies.
+fn our_functions(conn: &mut PgConnection) -> Vec<Function> {
+    diesel::sql_query(
+        "SELECT p.proname::text AS name, l.lanname::text AS language, p.prosrc AS body FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
+         WHERE n.nspname = 'public' \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
+    )
+    .load(conn)
+    .unwrap()
+}
+
 /// What Citus refuses in an expression it evaluates once for all rows (an `ON CONFLICT … DO
 /// UPDATE SET` clause, a RETURNING list, a CASE or coalesce in a modification).
 fn citus_refusals(assignments: &str, immutable: &std::collections::BTreeMap<String, bool>) -> Vec<String> {
@@ -166,14 +178,7 @@ fn functions_and_indexes_in_the_live_schema_keep_the_citus_rules() {
     let database = TestDatabase::create();
     let mut conn = database.connect();
     let (tenant, immutable) = tenant_tables_and_immutability(&mut conn);
-    let functions: Vec<Function> = diesel::sql_query(
-        "SELECT p.proname::text AS name, l.lanname::text AS language, p.prosrc AS body FROM pg_proc p \
-         JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
-         WHERE n.nspname = 'public' \
-         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
-    )
-    .load(&mut conn)
-    .unwrap();
+    let functions = our_functions(&mut conn);
     assert!(functions.iter().any(|f| f.name == "alliance_rollup_apply"), "the check must see the trigger functions");
     let mut violations = Vec::new();
     let mut clauses_checked = 0;
@@ -243,13 +248,7 @@ fn the_sql_the_service_sends_keeps_the_citus_rules() {
     let (tenant, immutable) = tenant_tables_and_immutability(&mut conn);
     // Functions that read tenant tables: Citus cannot run one inside a query it pushes down to a
     // shard (the query inside would have to be distributed from the shard).
-    let functions: Vec<Function> = diesel::sql_query(
-        "SELECT p.proname::text AS name, l.lanname::text AS language, p.prosrc AS body FROM pg_proc p \
-         JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
-         WHERE n.nspname = 'public'",
-    )
-    .load(&mut conn)
-    .unwrap();
+    let functions = our_functions(&mut conn);
     let reading_tenant_tables: BTreeSet<String> = functions
         .into_iter()
         .filter(|f| !sql_rules::tables_used(&sql_rules::normalized(&f.body), &tenant).is_empty())
