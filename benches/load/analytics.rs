@@ -3,7 +3,7 @@
 //! floor (its main aggregate as one hand-written query), organization analytics against a plain
 //! GROUP BY scan. Also prints the query plans behind them (target/bench-plans.txt).
 
-use super::client::{Measured, Setup, saturate};
+use super::client::{Measured, Setup, at_rate, saturate};
 use super::server::Server;
 use diesel::prelude::*;
 use std::time::{Duration, Instant};
@@ -59,12 +59,21 @@ pub async fn run(
         setup.get_owned(format!("/v1/episodes/{}/alliance", pick(n, &episodes)), token.clone())
     })
     .await;
+    let alliance_open = at_rate(alliance.rate / 2.0, duration, |n| {
+        setup.get_owned(format!("/v1/episodes/{}/alliance", pick(n, &episodes)), token.clone())
+    })
+    .await;
     rows.push((
         "alliance read: GET /v1/episodes/{id}/alliance".to_owned(),
         alliance,
         Some(("healthz req/s (ceiling)".to_owned(), ceiling.rate)),
     ));
+    rows.push(("  the same, open model at half that rate".to_owned(), alliance_open, None));
     let outcomes = saturate(16, duration, |n| {
+        setup.get_owned(format!("/v1/episodes/{}/outcomes", pick(n, &episodes)), token.clone())
+    })
+    .await;
+    let outcomes_open = at_rate(outcomes.rate / 2.0, duration, |n| {
         setup.get_owned(format!("/v1/episodes/{}/outcomes", pick(n, &episodes)), token.clone())
     })
     .await;
@@ -73,6 +82,7 @@ pub async fn run(
         outcomes,
         Some(("healthz req/s (ceiling)".to_owned(), ceiling.rate)),
     ));
+    rows.push(("  the same, open model at half that rate".to_owned(), outcomes_open, None));
 
     let mut conn = PgConnection::establish(&server.database_url).unwrap();
     let clinician = clinicians[0];
@@ -86,11 +96,16 @@ pub async fn run(
         setup.get_owned(format!("/v1/clinicians/{}/insights?{RANGE}", pick(n, &clinicians)), token.clone())
     })
     .await;
+    let insights_open = at_rate(insights.rate / 2.0, duration, |n| {
+        setup.get_owned(format!("/v1/clinicians/{}/insights?{RANGE}", pick(n, &clinicians)), token.clone())
+    })
+    .await;
     rows.push((
         "insights: GET /v1/clinicians/{id}/insights (1 year)".to_owned(),
         insights,
         Some(("1/floor-query-ms (req/s)".to_owned(), 1000.0 / floor_ms)),
     ));
+    rows.push(("  the same, open model at half that rate".to_owned(), insights_open, None));
     let scan_sql = format!(
         "SELECT r.clinician_id, count(DISTINCT r.client_id), count(*), avg(r.total_hundredths), stddev_samp(r.total_hundredths) \
          FROM responses r WHERE r.organization_id = '{org}' AND r.instrument_key IN ('srs', 'csrs') AND r.rater = 'client' \
@@ -101,11 +116,16 @@ pub async fn run(
         setup.get_owned(format!("/v1/analytics/alliance?group_by=clinician&{RANGE}"), token.clone())
     })
     .await;
+    let analytics_open = at_rate(analytics.rate / 2.0, duration, |_| {
+        setup.get_owned(format!("/v1/analytics/alliance?group_by=clinician&{RANGE}"), token.clone())
+    })
+    .await;
     rows.push((
         "org analytics: GET /v1/analytics/alliance?group_by=clinician".to_owned(),
         analytics,
         Some(("1/GROUP-BY-scan-ms (req/s)".to_owned(), 1000.0 / scan_ms)),
     ));
+    rows.push(("  the same, open model at half that rate".to_owned(), analytics_open, None));
 
     let mut plans = String::new();
     let episode = episodes[episodes.len() / 2];

@@ -15,6 +15,8 @@ pub struct Measured {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// CPU per request of the service and of PostgreSQL over the measured run.
+    pub cpu: Option<super::cpu::PerRequest>,
 }
 
 /// Runs `concurrency` loops of `request` for a one-second warm-up, then for `duration`.
@@ -48,11 +50,61 @@ where
         }
     };
     run(Instant::now() + Duration::from_secs(1)).await;
+    let cpu_before = super::cpu::now();
     let started = Instant::now();
     let results = run(started + duration).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let mut latencies: Vec<f64> = results.iter().flat_map(|(l, _)| l.iter().copied()).collect();
+    let cpu_after = super::cpu::now();
+    let latencies: Vec<f64> = results.iter().flat_map(|(l, _)| l.iter().copied()).collect();
     let errors = results.iter().map(|(_, e)| e).sum();
+    let requests = latencies.len();
+    summarize(latencies, errors, elapsed, super::cpu::per_request(cpu_before, cpu_after, requests))
+}
+
+/// An open-model run: requests sent at a fixed `rate` for `duration` whatever the answers do,
+/// each one's latency counted from when it was due to be sent (so a stall is charged to every
+/// request that waited behind it, unlike in a closed loop).
+pub async fn at_rate<F, Fut>(rate: f64, duration: Duration, request: F) -> Measured
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+    let interval = 1.0 / rate.max(0.001);
+    let mut in_flight = FuturesUnordered::new();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let cpu_before = super::cpu::now();
+    let started = Instant::now();
+    let end = started + duration;
+    let mut sent = 0usize;
+    loop {
+        let due = started + Duration::from_secs_f64(sent as f64 * interval);
+        if due >= end {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(due.into()) => {
+                let answer = request(sent);
+                in_flight.push(async move { (due, answer.await) });
+                sent += 1;
+            }
+            Some((due, ok)) = in_flight.next(), if !in_flight.is_empty() => {
+                latencies.push(due.elapsed().as_secs_f64() * 1000.0);
+                errors += usize::from(!ok);
+            }
+        }
+    }
+    while let Some((due, ok)) = in_flight.next().await {
+        latencies.push(due.elapsed().as_secs_f64() * 1000.0);
+        errors += usize::from(!ok);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = super::cpu::now();
+    summarize(latencies, errors, elapsed, super::cpu::per_request(cpu_before, cpu_after, sent))
+}
+
+fn summarize(mut latencies: Vec<f64>, errors: usize, elapsed: f64, cpu: Option<super::cpu::PerRequest>) -> Measured {
     latencies.sort_by(f64::total_cmp);
     let at = |p: f64| {
         latencies
@@ -67,6 +119,7 @@ where
         p50_ms: at(0.50),
         p95_ms: at(0.95),
         p99_ms: at(0.99),
+        cpu,
     }
 }
 

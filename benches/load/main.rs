@@ -9,6 +9,7 @@
 
 mod analytics;
 mod client;
+mod cpu;
 mod export;
 mod seed;
 mod server;
@@ -135,8 +136,8 @@ fn main() {
 
 fn print_table(rows: &[Row], peak_rss_kib: Option<u64>) {
     println!(
-        "\n{:<52} {:>9} {:>8} {:>8} {:>8} {:>7} {:>26} {:>6}",
-        "scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "baseline", "ratio"
+        "\n{:<52} {:>9} {:>8} {:>8} {:>8} {:>7} {:>26} {:>6} {:>9} {:>9}",
+        "scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "baseline", "ratio", "svc CPU", "pg CPU"
     );
     for row in rows {
         let m = &row.measured;
@@ -144,9 +145,12 @@ fn print_table(rows: &[Row], peak_rss_kib: Option<u64>) {
             Some((name, value)) => (format!("{value:.0} {name}"), format!("{:.2}", m.rate / value)),
             None => (String::from("—"), String::from("—")),
         };
+        // CPU milliseconds per request, of the service and of PostgreSQL.
+        let service_cpu = m.cpu.map_or(String::from("—"), |c| format!("{:.2} ms", c.service_ms));
+        let postgres_cpu = m.cpu.and_then(|c| c.postgres_ms).map_or(String::from("—"), |ms| format!("{ms:.2} ms"));
         println!(
-            "{:<52} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>26} {:>6}",
-            row.scenario, m.rate, m.p50_ms, m.p95_ms, m.p99_ms, m.errors, baseline, ratio
+            "{:<52} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>26} {:>6} {:>9} {:>9}",
+            row.scenario, m.rate, m.p50_ms, m.p95_ms, m.p99_ms, m.errors, baseline, ratio, service_cpu, postgres_cpu
         );
     }
     if let Some(kib) = peak_rss_kib {
@@ -161,6 +165,7 @@ fn write_json(rows: &[Row], peak_rss_kib: Option<u64>) {
             json!({"scenario": row.scenario, "requests_per_second": row.measured.rate, "p50_ms": row.measured.p50_ms,
                    "p95_ms": row.measured.p95_ms, "p99_ms": row.measured.p99_ms, "errors": row.measured.errors,
                    "requests": row.measured.requests,
+                   "cpu_ms_per_request": row.measured.cpu.map(|c| json!({"service": c.service_ms, "postgres": c.postgres_ms})),
                    "baseline": row.baseline.as_ref().map(|(name, value)| json!({"name": name, "value": value})),
                    "ratio": row.baseline.as_ref().map(|(_, value)| row.measured.rate / value)})
         })

@@ -54,7 +54,14 @@ impl Server {
         let server =
             Server { base_url: format!("http://127.0.0.1:{port}"), database_url, admin_url, database, child, cluster };
         server.wait_ready();
+        super::cpu::watch(server.pid(), server.postmaster_pid());
         server
+    }
+
+    /// The PostgreSQL postmaster's process id, when the benchmark started the cluster itself.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let (cluster, _) = self.cluster.as_ref()?;
+        cluster.postmaster_pid().and_then(|pid| u32::try_from(pid).ok())
     }
 
     fn wait_ready(&self) {

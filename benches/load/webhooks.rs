@@ -137,6 +137,7 @@ pub async fn run(setup: &Setup, duration: Duration) -> Vec<(String, Measured, Op
         p50_ms: at(0.5),
         p95_ms: at(0.95),
         p99_ms: at(0.99),
+        cpu: None,
     };
     vec![
         (
