@@ -82,15 +82,15 @@ CREATE INDEX alliance_rollup_totals ON alliance_rollup (organization_id, month)
 -- The same sums per clinician and UTC month or day, without the episode: clinician insights'
 -- item statistics and the sums of analytics by clinician (whole months from the month rows,
 -- whole days of partial months from the day rows, partial days from the responses).
--- Concurrent submissions for one clinician on one day spread over up to 8 shards instead of
--- queueing on one row; readers add the shards up.
+-- Concurrent submissions for one clinician on one day spread over up to 32 shards (more than a
+-- service's pool has connections) instead of queueing on one row; readers add the shards up.
 CREATE TABLE alliance_clinician_sums (
     organization_id        uuid NOT NULL,
     grain                  text NOT NULL CHECK (grain IN ('day', 'month')),
     -- The day, or the first day of the month.
     period                 date NOT NULL,
     clinician_key          uuid NOT NULL,
-    shard                  smallint NOT NULL CHECK (shard BETWEEN 0 AND 7),
+    shard                  smallint NOT NULL CHECK (shard BETWEEN 0 AND 31),
     total_n                integer NOT NULL DEFAULT 0,
     total_sum              bigint NOT NULL DEFAULT 0,
     total_sum_sq           bigint NOT NULL DEFAULT 0,
@@ -320,7 +320,8 @@ BEGIN
     END IF;
 
     -- Per clinician and day and month: the first shard row no concurrent transaction holds
-    -- (SKIP LOCKED); when every existing one is held, the next shard, up to 8.
+    -- (SKIP LOCKED); when every existing one is held, the next shard, up to 32; when all 32
+    -- are held, any one of them, so that the waits spread instead of queueing on one row.
     v_day := (r.administered_at AT TIME ZONE 'UTC')::date;
     v_shard := 0;
     IF adding THEN
@@ -332,7 +333,7 @@ BEGIN
             SELECT count(*) INTO v_taken FROM alliance_clinician_sums s
             WHERE s.organization_id = c.organization_id AND s.grain = 'day' AND s.period = v_day
               AND s.clinician_key = c.clinician_key;
-            v_shard := CASE WHEN v_taken < 8 THEN v_taken ELSE 0 END;
+            v_shard := CASE WHEN v_taken < 32 THEN v_taken ELSE floor(random() * 32)::smallint END;
         END IF;
     END IF;
     FOR v_period IN SELECT * FROM (VALUES ('day', v_day), ('month', c.month)) AS periods (grain, period) LOOP

@@ -36,8 +36,23 @@ pub fn org_change_sd(conn: &mut PgConnection, organization_id: Uuid, key: &str) 
     Ok((Some(variance.sqrt()), n))
 }
 
+/// Shards of `alliance_change_stats` (its check constraint allows 0–15).
+const CHANGE_SHARDS: u8 = 16;
+
 pub fn record_change(conn: &mut PgConnection, organization_id: Uuid, key: &str, change: f64) -> Result<(), DbError> {
-    let shard = (rand::random::<u8>() % 16) as i16;
+    // A shard row no concurrent submission holds (SKIP LOCKED); when each existing one is held,
+    // a random shard, most often one not made yet. The row stays locked until commit, so a
+    // random pick alone would make concurrent submissions queue on the rows they collide on.
+    let free: Option<i16> = alliance_change_stats::table
+        .filter(alliance_change_stats::organization_id.eq(organization_id))
+        .filter(alliance_change_stats::instrument_key.eq(key))
+        .select(alliance_change_stats::shard)
+        .order(alliance_change_stats::shard)
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .optional()?;
+    let shard = free.unwrap_or_else(|| i16::from(rand::random::<u8>() % CHANGE_SHARDS));
     diesel::insert_into(alliance_change_stats::table)
         .values((
             alliance_change_stats::organization_id.eq(organization_id),
