@@ -136,6 +136,7 @@ pub struct Setup {
     /// The client of each episode, by the same index.
     pub clients: Vec<String>,
     pub organization_id: uuid::Uuid,
+    clinician_id: String,
     /// A service account with the test key set (SMART Backend Services), once registered.
     keyed_client_id: String,
 }
@@ -162,6 +163,7 @@ impl Setup {
             episodes: Vec::new(),
             clients: Vec::new(),
             organization_id: created["organization_id"].as_str().unwrap().parse().unwrap(),
+            clinician_id: String::new(),
             keyed_client_id: String::new(),
         };
         let tokens = setup
@@ -176,30 +178,42 @@ impl Setup {
         setup.client_id = account["client_id"].as_str().unwrap().to_owned();
         setup.client_secret = account["client_secret"].as_str().unwrap().to_owned();
         let clinician = setup.post("/v1/users", json!({"email": "clin@clinic.example", "role": "clinician"})).await;
-        for n in 0..200 {
-            let client =
-                setup.put(&format!("/v1/clients/by-external-id/BENCH-{n}"), json!({"age_group": "adult"})).await;
-            let episode = setup
-                .post(
-                    "/v1/episodes",
-                    json!({"client_id": client["id"], "clinician_id": clinician["id"], "started_on": "2026-01-05"}),
-                )
-                .await;
-            let session = setup
-                .post(
-                    "/v1/sessions",
-                    json!({"episode_id": episode["id"], "number": 1, "occurred_at": "2026-01-05T10:00:00Z"}),
-                )
-                .await;
-            setup.episodes.push(episode["id"].as_str().unwrap().to_owned());
-            setup.sessions.push(session["id"].as_str().unwrap().to_owned());
-            setup.clients.push(client["id"].as_str().unwrap().to_owned());
+        setup.clinician_id = clinician["id"].as_str().unwrap().to_owned();
+        for (client, episode, session) in setup.episodes_with_a_session("BENCH", 200).await {
+            setup.episodes.push(episode);
+            setup.sessions.push(session);
+            setup.clients.push(client);
         }
         let jwks: Value = serde_json::from_str(&fixture("jwks.json")).unwrap();
         let keyed =
             setup.post("/v1/service-accounts", json!({"name": "bench ehr", "role": "integration", "jwks": jwks})).await;
         setup.keyed_client_id = keyed["client_id"].as_str().unwrap().to_owned();
         setup
+    }
+
+    /// `count` new clients, each with an episode of the bench clinician and its first session:
+    /// (client, episode, session) ids.
+    pub async fn episodes_with_a_session(&self, prefix: &str, count: usize) -> Vec<(String, String, String)> {
+        let mut created = Vec::new();
+        for n in 0..count {
+            let client =
+                self.put(&format!("/v1/clients/by-external-id/{prefix}-{n}"), json!({"age_group": "adult"})).await;
+            let episode = self
+                .post(
+                    "/v1/episodes",
+                    json!({"client_id": client["id"], "clinician_id": self.clinician_id, "started_on": "2026-01-05"}),
+                )
+                .await;
+            let session = self
+                .post(
+                    "/v1/sessions",
+                    json!({"episode_id": episode["id"], "number": 1, "occurred_at": "2026-01-05T10:00:00Z"}),
+                )
+                .await;
+            let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+            created.push((id(&client), id(&episode), id(&session)));
+        }
+        created
     }
 
     async fn token(&self, form: &[(&str, &str)]) -> Value {
@@ -346,14 +360,19 @@ impl Setup {
 
     /// The n-th SRS: round-robin over the sessions, a fresh Idempotency-Key each.
     pub async fn submit_srs(&self, n: usize) -> bool {
-        let session = &self.sessions[n % self.sessions.len()];
+        self.submit_srs_to(&self.sessions, n, "bench").await
+    }
+
+    /// The n-th SRS to `sessions`, round-robin; `key_prefix` keeps Idempotency-Keys apart.
+    pub async fn submit_srs_to(&self, sessions: &[String], n: usize, key_prefix: &str) -> bool {
+        let session = &sessions[n % sessions.len()];
         let relationship = [9.1, 8.7, 9.5, 7.9][n % 4];
         let body = json!({"instrument": "srs", "session_id": session, "rater": "client", "administered_at": "2026-01-05T10:50:00Z",
                           "answers": {"relationship": relationship, "goals_topics": 8.5, "approach_method": 9.1, "overall": 8.8}});
         self.http
             .post(format!("{}/v1/responses", self.base))
             .bearer_auth(&self.admin_token)
-            .header("idempotency-key", format!("bench-{n}"))
+            .header("idempotency-key", format!("{key_prefix}-{n}"))
             .json(&body)
             .send()
             .await

@@ -1,5 +1,5 @@
 //! The load benchmark (README.md, "Benchmarks"): `cargo bench --bench load -- [scenario …] [--seconds N]`.
-//! Scenarios: `token`, `analytics`, `ingest`, `fhir`, `webhooks`, `export`, and `transcripts`
+//! Scenarios: `token`, `analytics`, `ingest`, `episode-length`, `fhir`, `webhooks`, `export`, and `transcripts`
 //! (rule quality and analysis time; no server).
 //!
 //! Starts a throw-away PostgreSQL (embedded cluster, or a database on `DATABASE_URL`), runs the
@@ -10,6 +10,7 @@
 mod analytics;
 mod client;
 mod cpu;
+mod episode_length;
 mod export;
 mod seed;
 mod server;
@@ -81,6 +82,11 @@ fn main() {
                 measured: ingest,
                 baseline: Some(("single-row INSERT tx/s".into(), baseline)),
             });
+        }
+        if runs("episode-length") {
+            for (scenario, measured, baseline) in episode_length::run(&setup, duration).await {
+                rows.push(Row { scenario, measured, baseline });
+            }
         }
         if runs("fhir") {
             let rest = saturate(16, duration, |n| setup.submit_srs(n + 10_000_000)).await;

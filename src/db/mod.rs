@@ -31,6 +31,7 @@ pub mod responses;
 pub mod rollup_schema;
 pub mod rollups;
 pub mod schema;
+pub mod series_states;
 pub mod service_accounts;
 pub mod settings;
 pub mod signals;

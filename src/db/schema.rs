@@ -321,6 +321,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    series_states (organization_id, episode_id, instrument_key, rater) {
+        organization_id -> Uuid,
+        episode_id -> Uuid,
+        instrument_key -> Text,
+        rater -> Text,
+        settings_version -> Nullable<Int4>,
+        last_session_number -> Nullable<Int4>,
+        last_administered_at -> Nullable<Timestamptz>,
+        last_response_id -> Nullable<Uuid>,
+        state -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
     sessions (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -537,6 +551,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     responses,
     schema_objects,
     service_accounts,
+    series_states,
     sessions,
     signals,
     users,

@@ -17,6 +17,7 @@ pub mod network;
 pub mod people;
 pub mod role;
 pub mod scopes;
+pub mod series_state;
 pub mod settings;
 pub mod signals;
 pub mod time;

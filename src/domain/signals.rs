@@ -2,10 +2,11 @@
 //! signals a new response raises from the series so far; storing and deduplicating them (one
 //! per kind per triggering response) is the database's job.
 
-use super::analytics::{AlliancePoint, EtrAssessment, EtrStatus, alliance_trajectory, round2};
+use super::analytics::{EtrAssessment, EtrStatus, RuptureEvent, round2};
 use super::clients::AgeGroup;
 use super::instruments::definition::Rater;
 use super::instruments::{InstrumentDefinition, Scores};
+use super::series_state::SeriesState;
 use super::settings::OrganizationSettings;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -142,7 +143,7 @@ pub struct SignalDraft {
 }
 
 /// An earlier administration of the same instrument, by the same rater, in the same episode.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlierScore {
     pub response_id: Uuid,
     pub session_number: Option<i32>,
@@ -163,8 +164,8 @@ pub struct SignalInput<'a> {
     pub response_id: Uuid,
     pub session_number: Option<i32>,
     pub scores: &'a Scores,
-    /// Earlier administrations in series order (session number, time, id), oldest first.
-    pub earlier: &'a [EarlierScore],
+    /// The series before the new response (session number, time, id order).
+    pub series: &'a SeriesState,
     pub paired: Option<&'a PairedForm>,
     pub settings: &'a OrganizationSettings,
     pub age_group: AgeGroup,
@@ -208,7 +209,7 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
         if !low.is_empty() {
             raise(SignalKind::AllianceItemLow, json!({ "items": low, "threshold": settings.srs_item_concern }), None);
         }
-        if let Some(previous) = input.earlier.last() {
+        if let Some(previous) = &input.series.last {
             let change = total - previous.total;
             if change <= -settings.srs_drop + 1e-9 {
                 let evidence = json!({ "previous_total": previous.total, "total": total, "change": round2(change),
@@ -248,7 +249,7 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
             raise(SignalKind::AllianceDiscrepancy, evidence, Some(paired.response_id));
         }
     }
-    if let (Some(rule), Some(intake)) = (definition.outcome(), input.earlier.first()) {
+    if let (Some(rule), Some(intake)) = (definition.outcome(), &input.series.first) {
         let change = total - intake.total;
         let improvement = if definition.higher_is_better() { change } else { -change };
         let reliable_change = rule.reliable_change(settings);
@@ -258,7 +259,7 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
         if improvement <= -reliable_change + 1e-9 && !input.already_raised.contains(&SignalKind::OutcomeDeterioration) {
             raise(SignalKind::OutcomeDeterioration, evidence.clone(), Some(intake.response_id));
         }
-        let administrations = i32::try_from(input.earlier.len()).map_or(i32::MAX, |n| n.saturating_add(1));
+        let administrations = i32::try_from(input.series.count()).map_or(i32::MAX, |n| n.saturating_add(1));
         let session = input.session_number.unwrap_or(administrations);
         if session >= settings.no_change_session
             && improvement < reliable_change - 1e-9
@@ -270,36 +271,23 @@ pub fn evaluate(input: &SignalInput<'_>) -> Vec<SignalDraft> {
     drafts
 }
 
-/// Labels the series with the new response last; raises a rupture or a repair when the new
-/// point is one (docs/methodology.md, "Rupture and repair").
+/// Takes the new response as the next point of the series' trajectory; raises a rupture or a
+/// repair when the new point is one (docs/methodology.md, "Rupture and repair").
 fn raise_rupture_or_repair(input: &SignalInput<'_>, raise: &mut impl FnMut(SignalKind, Value, Option<Uuid>)) {
-    let mut points: Vec<AlliancePoint> = input
-        .earlier
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let position = i32::try_from(i).map_or(i32::MAX, |i| i.saturating_add(1));
-            AlliancePoint { session_number: e.session_number.unwrap_or(position), score: e.total }
-        })
-        .collect();
-    let next = i32::try_from(points.len()).map_or(i32::MAX, |n| n.saturating_add(1));
-    let current_session = input.session_number.unwrap_or(next);
-    points.push(AlliancePoint { session_number: current_session, score: input.scores.total });
-    let trajectory = alliance_trajectory(&points, &input.settings.rupture_settings(input.org_change_sd));
-    let Some(last) = trajectory.points.last() else { return };
-    if last.rupture {
-        if let Some(rupture) = trajectory.ruptures.iter().find(|r| r.session_number == current_session) {
+    let mut trajectory = input.series.trajectory.clone();
+    let point = input.series.next_point(input.session_number, input.scores.total);
+    let (_, event) = trajectory.push(point, &input.settings.rupture_settings(input.org_change_sd));
+    match event {
+        Some(RuptureEvent::Opened(rupture)) => {
             raise(SignalKind::AllianceRupture, serde_json::to_value(rupture).unwrap_or(Value::Null), None);
         }
-    }
-    if last.repair {
-        if let Some(rupture) = trajectory.ruptures.iter().find(|r| r.repaired_at_session == Some(current_session)) {
-            let index = input.earlier.iter().position(|e| e.session_number == Some(rupture.session_number));
+        Some(RuptureEvent::Repaired(rupture)) => {
             let evidence = json!({ "rupture_session": rupture.session_number, "baseline": rupture.baseline,
                                    "spread": rupture.spread, "score": input.scores.total,
                                    "repair_threshold": rupture.baseline - 0.5 * rupture.spread });
-            raise(SignalKind::AllianceRepair, evidence, index.map(|i| input.earlier[i].response_id));
+            raise(SignalKind::AllianceRepair, evidence, input.series.open_rupture_response);
         }
+        Some(RuptureEvent::Closed) | None => {}
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::domain::instruments::{Answers, builtin, score};
+use crate::domain::series_state::SeriesState;
 
 fn definition(key: &str) -> InstrumentDefinition {
     builtin::all().into_iter().find(|d| d.key == key).unwrap()
@@ -32,13 +33,14 @@ fn earlier(totals: &[f64]) -> Vec<EarlierScore> {
 fn kinds(key: &str, scores: &Scores, earlier: &[EarlierScore], session: i32, raised: &[SignalKind]) -> Vec<SignalKind> {
     let definition = definition(key);
     let settings = OrganizationSettings::default();
+    let series = SeriesState::from_series(earlier, &settings.rupture_settings(None));
     let input = SignalInput {
         definition: &definition,
         rater: crate::domain::instruments::definition::Rater::Client,
         response_id: Uuid::now_v7(),
         session_number: Some(session),
         scores,
-        earlier,
+        series: &series,
         paired: None,
         settings: &settings,
         age_group: AgeGroup::Adult,
@@ -115,7 +117,7 @@ fn client_and_therapist_wai_forms_a_point_apart_on_a_subscale_raise_a_discrepanc
         response_id: Uuid::now_v7(),
         session_number: Some(4),
         scores: &client,
-        earlier: &[],
+        series: &SeriesState::default(),
         paired: Some(&paired),
         settings: &settings,
         age_group: AgeGroup::Adult,

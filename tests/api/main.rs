@@ -31,6 +31,7 @@ mod openapi_document;
 mod operations;
 pub mod role_matrix;
 mod schema_rules;
+mod series_state;
 mod shutdown;
 mod sql_rules;
 pub mod tenancy;

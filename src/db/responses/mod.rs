@@ -246,6 +246,14 @@ impl Database {
                 if current.row.voided_at.is_some() {
                     return Ok(None);
                 }
+                // Before the response's row is touched, the same lock order as a submission's.
+                let series = crate::db::series_states::SeriesKey {
+                    organization_id: actor.organization_id,
+                    episode_id: current.row.episode_id,
+                    instrument_key: &current.row.instrument_key,
+                    rater: current.rater,
+                };
+                crate::db::series_states::forget(conn, &series)?;
                 // A void is a change exports must carry again: it moves the row past every
                 // export cursor handed out so far (migration 000013).
                 diesel::sql_query(

@@ -10,11 +10,13 @@ use crate::db::episodes::visible_episodes;
 use crate::db::form_requests;
 use crate::db::rollups;
 use crate::db::schema::{clients, episodes, responses, sessions, signals};
+use crate::db::series_states::{self, SeriesKey, SeriesOrder, series_order};
 use crate::db::signals::{Signal, SignalRow};
 use crate::db::stored::stored;
-use crate::domain::analytics::assess_against_band;
+use crate::domain::analytics::{RuptureSettings, assess_against_band};
 use crate::domain::clients::AgeGroup;
 use crate::domain::instruments::InstrumentDefinition;
+use crate::domain::series_state::SeriesState;
 use crate::domain::signals::{EarlierScore, PairedForm, SignalInput, SignalKind, SignalStatus, evaluate};
 use crate::domain::validation::FieldError;
 
@@ -142,38 +144,58 @@ fn existing_with_identifier(
 
 type SeriesRow = (Uuid, Option<i32>, DateTime<Utc>, i32);
 
-/// Earlier administrations of the same instrument by the same rater in the episode, in series
-/// order (session number, administered time, id), that come before the new one.
-fn earlier_scores(
+fn earlier_score((response_id, session_number, _, hundredths): &SeriesRow) -> EarlierScore {
+    EarlierScore { response_id: *response_id, session_number: *session_number, total: f64::from(*hundredths) / 100.0 }
+}
+
+/// The series of `key` before the new response `new`, and the points that sort after it (a
+/// late entry). Takes the series' lock; continues its stored state when that ends before `new`
+/// under the current settings, and otherwise reads the whole series once.
+fn series_before(
     conn: &mut PgConnection,
-    actor: &Actor,
-    target: &Target,
-    key: &str,
-    rater: Rater,
-    administered_at: DateTime<Utc>,
-    id: Uuid,
-) -> Result<Vec<EarlierScore>, SubmitError> {
-    let rows: Vec<SeriesRow> = with_session_numbers()
-        .filter(responses::organization_id.eq(actor.organization_id))
-        .filter(responses::episode_id.eq(target.episode_id))
-        .filter(responses::instrument_key.eq(key))
-        .filter(responses::rater.eq(rater.as_str()))
+    key: &SeriesKey<'_>,
+    new: SeriesOrder,
+    settings_version: i32,
+    rupture: &RuptureSettings,
+) -> Result<(SeriesState, Vec<SeriesRow>), SubmitError> {
+    if let Some(stored) = series_states::lock(conn, key)? {
+        if stored.settings_version == settings_version && stored.last < new {
+            return Ok((stored.state, Vec::new()));
+        }
+    }
+    let mut rows: Vec<SeriesRow> = with_session_numbers()
+        .filter(responses::organization_id.eq(key.organization_id))
+        .filter(responses::episode_id.eq(key.episode_id))
+        .filter(responses::instrument_key.eq(key.instrument_key))
+        .filter(responses::rater.eq(key.rater.as_str()))
         .filter(responses::voided_at.is_null())
         .select((responses::id, sessions::number.nullable(), responses::administered_at, responses::total_hundredths))
         .load(conn)?;
-    let order = |number: Option<i32>, at: DateTime<Utc>, id: Uuid| (number.unwrap_or(i32::MAX), at, id);
-    let new_key = order(target.session_number, administered_at, id);
-    let mut earlier: Vec<SeriesRow> =
-        rows.into_iter().filter(|(rid, n, at, _)| order(*n, *at, *rid) < new_key).collect();
-    earlier.sort_by_key(|(rid, n, at, _)| order(*n, *at, *rid));
-    Ok(earlier
-        .into_iter()
-        .map(|(response_id, session_number, _, hundredths)| EarlierScore {
-            response_id,
-            session_number,
-            total: f64::from(hundredths) / 100.0,
-        })
-        .collect())
+    rows.sort_by_key(|(id, n, at, _)| series_order(*n, *at, *id));
+    let later = rows.split_off(rows.partition_point(|(id, n, at, _)| series_order(*n, *at, *id) < new));
+    let earlier: Vec<EarlierScore> = rows.iter().map(earlier_score).collect();
+    Ok((SeriesState::from_series(&earlier, rupture), later))
+}
+
+/// Stores the series' state after the new response and any points that sort after it.
+fn store_series_after(
+    conn: &mut PgConnection,
+    key: &SeriesKey<'_>,
+    settings_version: i32,
+    before: &SeriesState,
+    new: SeriesRow,
+    later: Vec<SeriesRow>,
+    rupture: &RuptureSettings,
+) -> Result<(), SubmitError> {
+    let mut state = before.clone();
+    let mut last = new;
+    for row in std::iter::once(new).chain(later) {
+        state.push(&earlier_score(&row), rupture);
+        last = row;
+    }
+    let (id, session_number, administered_at, _) = last;
+    series_states::store(conn, key, settings_version, (session_number, administered_at, id), &state)?;
+    Ok(())
 }
 
 /// The latest counterpart form of a working-alliance inventory in the same session.
@@ -261,13 +283,22 @@ fn store_one(
     let (settings_version, settings) = settings;
     let scores = score(definition, &submission.answers, settings, target.age_group);
     let id = Uuid::now_v7();
-    let earlier = earlier_scores(conn, actor, &target, key, submission.rater, submission.administered_at.get(), id)?;
-    let paired = paired_form(conn, actor.organization_id, definition, target.session_id)?;
-    let already_raised = raised_once_per_episode(conn, actor.organization_id, target.episode_id, key)?;
     let alliance = definition.is_session_alliance() && submission.rater == Rater::Client;
     let outcome = definition.is_session_outcome() && submission.rater == Rater::Client;
     let org_change_sd = if alliance { rollups::org_change_sd(conn, actor.organization_id, key)?.0 } else { None };
-    let intake = earlier.first().map_or(scores.total, |first| first.total);
+    let rupture = settings.rupture_settings(org_change_sd);
+    let series_key = SeriesKey {
+        organization_id: actor.organization_id,
+        episode_id: target.episode_id,
+        instrument_key: key,
+        rater: submission.rater,
+    };
+    let administered_at = submission.administered_at.get();
+    let new_order = series_order(target.session_number, administered_at, id);
+    let (series, later) = series_before(conn, &series_key, new_order, *settings_version, &rupture)?;
+    let paired = paired_form(conn, actor.organization_id, definition, target.session_id)?;
+    let already_raised = raised_once_per_episode(conn, actor.organization_id, target.episode_id, key)?;
+    let intake = series.first.as_ref().map_or(scores.total, |first| first.total);
     let etr = match (outcome, target.session_number) {
         (true, Some(session)) => {
             let etr_settings = settings.etr_settings();
@@ -280,13 +311,12 @@ fn store_one(
                 etr_settings.intake_window,
                 etr_settings.max_session,
             )?;
-            let mut series: Vec<(i32, f64)> =
-                earlier.iter().filter_map(|e| e.session_number.map(|n| (n, e.total))).collect();
-            series.push((session, scores.total));
-            Some(assess_against_band(&band, &series, &etr_settings))
+            // The assessment reads the latest point of the series: the new one.
+            Some(assess_against_band(&band, &[(session, scores.total)], &etr_settings))
         }
         _ => None,
     };
+    let total_hundredths = (scores.total * 100.0).round() as i32;
     let inserted: Option<ResponseRow> = diesel::insert_into(responses::table)
         .values((
             responses::organization_id.eq(actor.organization_id),
@@ -298,11 +328,11 @@ fn store_one(
             responses::session_id.eq(target.session_id),
             responses::clinician_id.eq(target.clinician_id),
             responses::rater.eq(submission.rater.as_str()),
-            responses::administered_at.eq(submission.administered_at.get()),
+            responses::administered_at.eq(administered_at),
             responses::administered_at_defaulted.eq(submission.administered_at_defaulted),
             responses::answers.eq(answers_json(&submission.answers)),
             responses::scores.eq(serde_json::to_value(&scores).expect("scores serialize")),
-            responses::total_hundredths.eq((scores.total * 100.0).round() as i32),
+            responses::total_hundredths.eq(total_hundredths),
             responses::settings_version.eq(*settings_version),
             responses::comment.eq(&submission.comment),
             responses::submitted_by.eq(actor.id),
@@ -327,7 +357,7 @@ fn store_one(
         response_id: id,
         session_number: target.session_number,
         scores: &scores,
-        earlier: &earlier,
+        series: &series,
         paired: paired.as_ref(),
         settings,
         age_group: target.age_group,
@@ -335,7 +365,16 @@ fn store_one(
         org_change_sd,
         etr: etr.as_ref(),
     };
-    if let (true, Some(previous)) = (alliance, earlier.last()) {
+    store_series_after(
+        conn,
+        &series_key,
+        *settings_version,
+        &series,
+        (id, target.session_number, administered_at, total_hundredths),
+        later,
+        &rupture,
+    )?;
+    if let (true, Some(previous)) = (alliance, &series.last) {
         rollups::record_change(conn, actor.organization_id, key, scores.total - previous.total)?;
     }
     if let (true, Some(session_number)) = (outcome, target.session_number) {
@@ -343,7 +382,7 @@ fn store_one(
             episode_id: target.episode_id,
             session_number,
             intake_hundredths: (intake * 100.0).round() as i32,
-            total_hundredths: (scores.total * 100.0).round() as i32,
+            total_hundredths,
         };
         rollups::record_outcome_point(conn, actor.organization_id, key, point)?;
     }

@@ -4,6 +4,7 @@
 //!
 //! - [`statistics`]: mean, SD, percentiles, t quantile, CIs for a mean and a difference;
 //! - [`rupture`]: session-by-session alliance trajectory, rupture and repair;
+//! - [`trajectory_state`]: the running state that labels the next point of a trajectory;
 //! - [`reliable_change`]: Jacobson–Truax reliable and clinically significant change;
 //! - [`etr`]: empirical expected treatment response and its percentile band;
 //! - [`periods`]: whole months and partial-month edges of a reporting range;
@@ -18,6 +19,7 @@ pub mod reliable_change;
 pub mod rupture;
 pub mod statistics;
 mod student_t;
+pub mod trajectory_state;
 
 pub use etr::{
     EtrAssessment, EtrBandPoint, EtrSettings, EtrStatus, ReferenceEpisode, assess_against_band, band_point,
@@ -39,6 +41,7 @@ pub use statistics::{
     DifferenceWithCi, MeanWithCi, mean, mean_with_ci, mean_with_ci_from_summary, moments_from_integer_sums,
     moments_from_sums, percentile, round2, sample_sd, sorted, t_quantile, welch_difference, welch_from_summaries,
 };
+pub use trajectory_state::{RuptureEvent, TrajectoryState};
 
 #[cfg(test)]
 mod tests {

@@ -30,7 +30,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::statistics::{mean, sample_sd};
+use super::trajectory_state::{RuptureEvent, TrajectoryState};
 
 /// Tolerance for float noise in threshold comparisons (see the module doc).
 pub const EPSILON: f64 = 1e-9;
@@ -123,7 +123,7 @@ pub struct LabelledPoint {
 }
 
 /// Which SD gave the spread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SpreadSource {
     Within,
@@ -131,7 +131,7 @@ pub enum SpreadSource {
     Fallback,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuptureStatus {
     Repaired,
@@ -140,7 +140,7 @@ pub enum RuptureStatus {
 }
 
 /// Evidence of one rupture: the numbers behind it, so a clinician can check it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Rupture {
     pub session_number: i32,
     pub score: f64,
@@ -169,51 +169,27 @@ pub struct AllianceTrajectory {
 
 /// Labels an episode's alliance series, already ordered by session number (then time, then id).
 pub fn alliance_trajectory(series: &[AlliancePoint], settings: &RuptureSettings) -> AllianceTrajectory {
-    let scores: Vec<f64> = series.iter().map(|p| p.score).collect();
-    let mut points: Vec<LabelledPoint> = series
-        .iter()
-        .enumerate()
-        .map(|(i, p)| LabelledPoint {
-            session_number: p.session_number,
-            score: p.score,
-            below_cutoff: settings.cutoff_comparator.is_below(p.score, settings.cutoff),
-            drop: i
-                .checked_sub(1)
-                .map(|j| p.score - scores[j])
-                .filter(|change| -change >= settings.drop_threshold - EPSILON),
-            rupture: false,
-            repair: false,
-        })
-        .collect();
-
+    let mut state = TrajectoryState::default();
+    let mut points = Vec::with_capacity(series.len());
     let mut ruptures: Vec<Rupture> = Vec::new();
-    // The rupture whose window is open: (index in `ruptures`, index of its point).
-    let mut open: Option<(usize, usize)> = None;
-    for (i, &score) in scores.iter().enumerate() {
-        if let Some((r, at)) = open {
-            let rupture = &mut ruptures[r];
-            if score >= rupture.baseline - 0.5 * rupture.spread - EPSILON {
-                rupture.status = RuptureStatus::Repaired;
-                rupture.repaired_at_session = Some(series[i].session_number);
-                points[i].repair = true;
-                open = None;
-            } else if i.saturating_sub(at) >= settings.repair_window {
-                rupture.status = RuptureStatus::Unrepaired;
-                open = None;
+    for &point in series {
+        let (labelled, event) = state.push(point, settings);
+        points.push(labelled);
+        match event {
+            Some(RuptureEvent::Opened(rupture)) => ruptures.push(rupture),
+            Some(RuptureEvent::Repaired(repaired)) => {
+                if let Some(open) = ruptures.last_mut() {
+                    *open = repaired;
+                }
             }
-            continue;
-        }
-        if let Some(mut rupture) = detect(&scores[..i], series[i], settings) {
-            points[i].rupture = true;
-            if settings.repair_window == 0 {
-                rupture.status = RuptureStatus::Unrepaired;
-            } else {
-                open = Some((ruptures.len(), i));
+            Some(RuptureEvent::Closed) => {
+                if let Some(open) = ruptures.last_mut() {
+                    open.status = RuptureStatus::Unrepaired;
+                }
             }
-            ruptures.push(rupture);
+            None => {}
         }
     }
-
     let count = |status| ruptures.iter().filter(|r| r.status == status).count();
     AllianceTrajectory {
         rupture_count: ruptures.len(),
@@ -223,28 +199,6 @@ pub fn alliance_trajectory(series: &[AlliancePoint], settings: &RuptureSettings)
         points,
         ruptures,
     }
-}
-
-/// Baseline, spread and the rupture test for one point given all earlier scores.
-fn detect(earlier: &[f64], point: AlliancePoint, settings: &RuptureSettings) -> Option<Rupture> {
-    let baseline = mean(earlier).filter(|_| earlier.len() >= 2)?;
-    let within = sample_sd(earlier)?;
-    let (other, other_source) = match settings.org_change_sd {
-        Some(sd) => (sd, SpreadSource::Organization),
-        None => (settings.fallback_sd, SpreadSource::Fallback),
-    };
-    let (spread, spread_source) = if within > other { (within, SpreadSource::Within) } else { (other, other_source) };
-    (point.score <= baseline - settings.k * spread + EPSILON).then_some(Rupture {
-        session_number: point.session_number,
-        score: point.score,
-        baseline,
-        spread,
-        spread_source,
-        k: settings.k,
-        drop: baseline - point.score,
-        status: RuptureStatus::Pending,
-        repaired_at_session: None,
-    })
 }
 
 #[cfg(test)]
