@@ -297,7 +297,12 @@ fn store_one(
     let new_order = series_order(target.session_number, administered_at, id);
     let (series, later) = series_before(conn, &series_key, new_order, *settings_version, &rupture)?;
     let paired = paired_form(conn, actor.organization_id, definition, target.session_id)?;
-    let already_raised = raised_once_per_episode(conn, actor.organization_id, target.episode_id, key)?;
+    // Only the outcome rules are raised once per episode; an alliance form need not ask.
+    let already_raised = if definition.outcome().is_some() || outcome {
+        raised_once_per_episode(conn, actor.organization_id, target.episode_id, key)?
+    } else {
+        Vec::new()
+    };
     let intake = series.first.as_ref().map_or(scores.total, |first| first.total);
     let etr = match (outcome, target.session_number) {
         (true, Some(session)) => {
