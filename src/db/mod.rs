@@ -21,6 +21,7 @@ pub mod episodes;
 pub mod export;
 pub mod form_requests;
 pub mod insights;
+pub mod instrument_definitions;
 pub mod instruments;
 pub mod organizations;
 pub mod page;
@@ -112,11 +113,14 @@ impl From<DieselError> for DbError {
                 Self::Lost(info.message().to_owned())
             }
             DieselError::BrokenTransactionManager => Self::Lost("the transaction could not be ended".into()),
-            // Transient: two transactions locking rollup rows in opposite orders, or a query
-            // cut off by the statement timeout under load. Worth a retry, not a 500.
+            // Transient: two transactions locking rollup rows in opposite orders, a query cut
+            // off by the statement timeout under load, or a wait for a row lock (a series'
+            // state held by a concurrent submission) past the lock timeout. Worth a retry, not
+            // a 500.
             DieselError::DatabaseError(_, ref info)
                 if info.message().starts_with("deadlock detected")
-                    || info.message().starts_with("canceling statement due to statement timeout") =>
+                    || info.message().starts_with("canceling statement due to statement timeout")
+                    || info.message().starts_with("canceling statement due to lock timeout") =>
             {
                 Self::Unavailable(info.message().to_owned())
             }
@@ -384,6 +388,7 @@ mod tests {
     fn deadlocks_and_statement_timeouts_are_transient() {
         assert!(matches!(database_error("deadlock detected"), DbError::Unavailable(_)));
         assert!(matches!(database_error("canceling statement due to statement timeout"), DbError::Unavailable(_)));
+        assert!(matches!(database_error("canceling statement due to lock timeout"), DbError::Unavailable(_)));
         assert!(matches!(database_error("division by zero"), DbError::Query(_)));
     }
 }
