@@ -3,6 +3,7 @@
 //! and the organization's licensed item texts.
 
 use super::audit::Actor;
+use super::instrument_definitions::{definitions, digest};
 use super::schema::{instrument_texts, instrument_versions, instruments, organizations};
 use super::{Database, DbError};
 use crate::domain::instruments::{Catalogue, InstrumentDefinition, builtin};
@@ -21,10 +22,6 @@ pub struct InstrumentVersion {
     pub builtin: bool,
     pub definition: InstrumentDefinition,
     pub created_at: DateTime<Utc>,
-}
-
-fn decode(definition: Value) -> Result<InstrumentDefinition, DbError> {
-    serde_json::from_value(definition).map_err(|e| DbError::Corrupt(format!("stored instrument definition: {e}")))
 }
 
 /// Adds the built-in instruments an organization lacks, and a new version of any whose
@@ -79,9 +76,10 @@ pub(super) fn install_builtins(conn: &mut PgConnection, organization_id: Uuid) -
     Ok(changed)
 }
 
-type VersionRow = (Uuid, Uuid, i32, bool, Value, DateTime<Utc>);
+type VersionRow = (Uuid, Uuid, i32, bool, String, DateTime<Utc>);
 
-/// Versions of the organization's instruments with what a version needs.
+/// Versions of the organization's instruments (the definition comes by its digest, see
+/// `instrument_definitions`).
 #[diesel::dsl::auto_type]
 fn versions_of(organization_id: Uuid) -> _ {
     let same_instrument = instrument_versions::organization_id
@@ -90,27 +88,41 @@ fn versions_of(organization_id: Uuid) -> _ {
     instruments::table
         .inner_join(instrument_versions::table.on(same_instrument))
         .filter(instruments::organization_id.eq(organization_id))
-        .select((
-            instruments::id,
-            instrument_versions::id,
-            instrument_versions::version,
-            instruments::builtin,
-            instrument_versions::definition,
-            instrument_versions::created_at,
-        ))
 }
 
-fn decode_versions(rows: Vec<VersionRow>) -> Result<Vec<InstrumentVersion>, DbError> {
+type VersionColumns = (
+    instruments::id,
+    instrument_versions::id,
+    instrument_versions::version,
+    instruments::builtin,
+    diesel::expression::SqlLiteral<diesel::sql_types::Text>,
+    instrument_versions::created_at,
+);
+
+fn version_columns() -> VersionColumns {
+    (
+        instruments::id,
+        instrument_versions::id,
+        instrument_versions::version,
+        instruments::builtin,
+        digest(),
+        instrument_versions::created_at,
+    )
+}
+
+fn decode_versions(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    rows: Vec<VersionRow>,
+) -> Result<Vec<InstrumentVersion>, DbError> {
+    let keys: Vec<(Uuid, String)> = rows.iter().map(|row| (row.1, row.4.clone())).collect();
+    let mut definitions = definitions(conn, organization_id, &keys)?;
     rows.into_iter()
-        .map(|(instrument_id, version_id, version, builtin, definition, created_at)| {
-            Ok(InstrumentVersion {
-                instrument_id,
-                version_id,
-                version,
-                builtin,
-                definition: decode(definition)?,
-                created_at,
-            })
+        .map(|(instrument_id, version_id, version, builtin, _, created_at)| {
+            let definition = definitions
+                .remove(&version_id)
+                .ok_or_else(|| DbError::Corrupt(format!("instrument version {version_id} vanished")))?;
+            Ok(InstrumentVersion { instrument_id, version_id, version, builtin, definition, created_at })
         })
         .collect()
 }
@@ -121,13 +133,15 @@ fn current_versions(
     keys: Option<&[String]>,
 ) -> Result<Vec<InstrumentVersion>, DbError> {
     let mut query = versions_of(organization_id)
+        .select(version_columns())
         .distinct_on(instruments::key)
         .order((instruments::key, instrument_versions::version.desc()))
         .into_boxed();
     if let Some(keys) = keys {
         query = query.filter(instruments::key.eq_any(keys));
     }
-    decode_versions(query.load::<VersionRow>(conn)?)
+    let rows = query.load::<VersionRow>(conn)?;
+    decode_versions(conn, organization_id, rows)
 }
 
 /// The organization's instruments at their current version: the built-ins in their own order,
@@ -148,20 +162,25 @@ pub(super) fn versions_by_id(
     organization_id: Uuid,
     ids: &[Uuid],
 ) -> Result<BTreeMap<Uuid, (i32, InstrumentDefinition)>, DbError> {
-    instrument_versions::table
+    let rows: Vec<(Uuid, i32, String)> = instrument_versions::table
         .filter(instrument_versions::organization_id.eq(organization_id))
         .filter(instrument_versions::id.eq_any(ids))
-        .select((instrument_versions::id, instrument_versions::version, instrument_versions::definition))
-        .load::<(Uuid, i32, Value)>(conn)?
-        .into_iter()
-        .map(|(id, version, definition)| Ok((id, (version, decode(definition)?))))
+        .select((instrument_versions::id, instrument_versions::version, digest()))
+        .load(conn)?;
+    let keys: Vec<(Uuid, String)> = rows.iter().map(|(id, _, key)| (*id, key.clone())).collect();
+    let mut definitions = definitions(conn, organization_id, &keys)?;
+    rows.into_iter()
+        .filter_map(|(id, version, _)| definitions.remove(&id).map(|definition| Ok((id, (version, definition)))))
         .collect()
 }
 
 /// Every version of every instrument of the organization, by key then version.
 fn all_versions(conn: &mut PgConnection, organization_id: Uuid) -> Result<Vec<InstrumentVersion>, DbError> {
-    let rows = versions_of(organization_id).order((instruments::key, instrument_versions::version)).load(conn)?;
-    decode_versions(rows)
+    let rows = versions_of(organization_id)
+        .select(version_columns())
+        .order((instruments::key, instrument_versions::version))
+        .load(conn)?;
+    decode_versions(conn, organization_id, rows)
 }
 
 impl Database {
