@@ -30,6 +30,7 @@ pub mod embedded_pg;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod memory;
 pub mod openapi;
 pub mod outbound;
 pub mod sealing;

@@ -4,6 +4,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    rapport::memory::limit_arenas();
     let cli = rapport::cli::Cli::parse();
     let settings = match rapport::config::Settings::from_env() {
         Ok(settings) => settings,
