@@ -126,6 +126,19 @@ pub async fn run(
         Some(("1/GROUP-BY-scan-ms (req/s)".to_owned(), 1000.0 / scan_ms)),
     ));
     rows.push(("  the same, open model at half that rate".to_owned(), analytics_open, None));
+    // The other groupings read the per-episode monthly rollup joined to episodes or clients.
+    setup.put("/v1/organization/settings", serde_json::json!({"declared_attributes": ["cultural_group"]})).await;
+    for group_by in ["program", "age_group", "attribute:cultural_group"] {
+        let path = format!("/v1/analytics/alliance?group_by={group_by}&{RANGE}");
+        let measured = saturate(2, duration, |_| setup.get_owned(path.clone(), token.clone())).await;
+        let open = at_rate(measured.rate / 2.0, duration, |_| setup.get_owned(path.clone(), token.clone())).await;
+        rows.push((
+            format!("org analytics: group_by={group_by}"),
+            measured,
+            Some(("1/GROUP-BY-scan-ms (req/s)".to_owned(), 1000.0 / scan_ms)),
+        ));
+        rows.push(("  the same, open model at half that rate".to_owned(), open, None));
+    }
 
     let mut plans = String::new();
     let episode = episodes[episodes.len() / 2];

@@ -233,7 +233,7 @@ impl Setup {
             .unwrap()
     }
 
-    async fn put(&self, path: &str, body: Value) -> Value {
+    pub async fn put(&self, path: &str, body: Value) -> Value {
         self.http
             .put(format!("{}{path}", self.base))
             .bearer_auth(&self.admin_token)
