@@ -133,6 +133,7 @@ pub(super) fn with_session_numbers() -> _ {
 }
 
 mod idempotency;
+mod series;
 mod submit;
 
 pub use idempotency::Idempotency;

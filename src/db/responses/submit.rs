@@ -5,19 +5,19 @@
 //! for replays.
 
 use super::idempotency::{claim_key, store_answer};
+use super::series::{series_before, store_series_after};
 use super::*;
 use crate::db::episodes::visible_episodes;
 use crate::db::form_requests;
 use crate::db::rollups;
 use crate::db::schema::{clients, episodes, responses, sessions, signals};
-use crate::db::series_states::{self, SeriesKey, SeriesOrder, series_order};
+use crate::db::series_states::{SeriesKey, series_order};
 use crate::db::signals::{Signal, SignalRow};
 use crate::db::stored::stored;
-use crate::domain::analytics::{RuptureSettings, assess_against_band};
+use crate::domain::analytics::assess_against_band;
 use crate::domain::clients::AgeGroup;
 use crate::domain::instruments::InstrumentDefinition;
-use crate::domain::series_state::SeriesState;
-use crate::domain::signals::{EarlierScore, PairedForm, SignalInput, SignalKind, SignalStatus, evaluate};
+use crate::domain::signals::{PairedForm, SignalInput, SignalKind, SignalStatus, evaluate};
 use crate::domain::validation::FieldError;
 
 /// Where a response belongs, as the caller may see it.
@@ -140,62 +140,6 @@ fn existing_with_identifier(
         Err(DbError::NotFound) => Err(SubmitError::IdentifierInUse),
         Err(other) => Err(other.into()),
     }
-}
-
-type SeriesRow = (Uuid, Option<i32>, DateTime<Utc>, i32);
-
-fn earlier_score((response_id, session_number, _, hundredths): &SeriesRow) -> EarlierScore {
-    EarlierScore { response_id: *response_id, session_number: *session_number, total: f64::from(*hundredths) / 100.0 }
-}
-
-/// The series of `key` before the new response `new`, and the points that sort after it (a
-/// late entry). Takes the series' lock; continues its stored state when that ends before `new`
-/// under the current settings, and otherwise reads the whole series once.
-fn series_before(
-    conn: &mut PgConnection,
-    key: &SeriesKey<'_>,
-    new: SeriesOrder,
-    settings_version: i32,
-    rupture: &RuptureSettings,
-) -> Result<(SeriesState, Vec<SeriesRow>), SubmitError> {
-    if let Some(stored) = series_states::lock(conn, key)? {
-        if stored.settings_version == settings_version && stored.last < new {
-            return Ok((stored.state, Vec::new()));
-        }
-    }
-    let mut rows: Vec<SeriesRow> = with_session_numbers()
-        .filter(responses::organization_id.eq(key.organization_id))
-        .filter(responses::episode_id.eq(key.episode_id))
-        .filter(responses::instrument_key.eq(key.instrument_key))
-        .filter(responses::rater.eq(key.rater.as_str()))
-        .filter(responses::voided_at.is_null())
-        .select((responses::id, sessions::number.nullable(), responses::administered_at, responses::total_hundredths))
-        .load(conn)?;
-    rows.sort_by_key(|(id, n, at, _)| series_order(*n, *at, *id));
-    let later = rows.split_off(rows.partition_point(|(id, n, at, _)| series_order(*n, *at, *id) < new));
-    let earlier: Vec<EarlierScore> = rows.iter().map(earlier_score).collect();
-    Ok((SeriesState::from_series(&earlier, rupture), later))
-}
-
-/// Stores the series' state after the new response and any points that sort after it.
-fn store_series_after(
-    conn: &mut PgConnection,
-    key: &SeriesKey<'_>,
-    settings_version: i32,
-    before: &SeriesState,
-    new: SeriesRow,
-    later: Vec<SeriesRow>,
-    rupture: &RuptureSettings,
-) -> Result<(), SubmitError> {
-    let mut state = before.clone();
-    let mut last = new;
-    for row in std::iter::once(new).chain(later) {
-        state.push(&earlier_score(&row), rupture);
-        last = row;
-    }
-    let (id, session_number, administered_at, _) = last;
-    series_states::store(conn, key, settings_version, (session_number, administered_at, id), &state)?;
-    Ok(())
 }
 
 /// The latest counterpart form of a working-alliance inventory in the same session.
