@@ -7,7 +7,7 @@ use crate::http::audit_events::OutcomeFilter;
 use actix_web::App;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -40,6 +40,7 @@ use utoipa_actix_web::AppExt;
         (name = "webhooks", description = "Signed event deliveries (Standard Webhooks)"),
         (name = "export", description = "Streams for pipelines: NDJSON, CSV, Parquet"),
         (name = "transcripts", description = "Session transcripts read for rupture markers and therapist moves"),
+        (name = "charts", description = "SVG charts and the supervision report; chart links an EHR can embed"),
     ),
     // Types that only query parameters name (utoipa does not collect those by itself).
     components(schemas(Problem, FieldError, OutcomeFilter, crate::domain::signals::SignalStatus,
@@ -64,6 +65,13 @@ impl Modify for BearerScheme {
                     .description(Some("An access token from POST /v1/auth/token"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "chart_link",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "token",
+                "A chart link's token from POST /v1/episodes/{id}/chart-links: ten minutes, one episode's charts",
+            ))),
         );
     }
 }

@@ -3,6 +3,7 @@
 //! no diesel (the `AuthUser` extractor lives in `http`); the one I/O here is fetching a
 //! service account's key set from its URL.
 
+pub mod chart_links;
 pub mod client_assertion;
 pub mod hashing_pool;
 pub mod password;

@@ -162,6 +162,11 @@ impl TokenKeys {
         self.access_ttl
     }
 
+    /// The `iss` and `aud` every token carries.
+    pub fn issuer_and_audience(&self) -> (&str, &str) {
+        (&self.issuer, &self.audience)
+    }
+
     /// Issues an access token for `subject` of `organization` acting as `role`.
     pub fn issue(&self, subject: Uuid, organization: Uuid, role: Role, now: i64) -> IssuedToken {
         self.issue_until(subject, organization, role, now, now + self.access_ttl.as_secs() as i64)
@@ -205,21 +210,32 @@ impl TokenKeys {
 
     /// Signs arbitrary claims with the current key (tests use this to forge bad tokens).
     pub fn sign(&self, claims: &impl Serialize) -> String {
+        self.sign_typed(ACCESS_TOKEN_TYPE, claims)
+    }
+
+    /// Signs claims as a token of type `typ` (an access token, or a chart link's token).
+    pub fn sign_typed(&self, typ: &str, claims: &impl Serialize) -> String {
         let mut header = Header::new(self.algorithm);
-        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header.typ = Some(typ.to_owned());
         header.kid = self.signing_kid.clone();
         jsonwebtoken::encode(&header, claims, &self.signing_key).expect("signing with a loaded key cannot fail")
     }
 
-    /// Verifies signature, algorithm, type and every claim.
+    /// Verifies signature, algorithm, type and every claim of an access token.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenRejected> {
+        self.verify_typed(token, ACCESS_TOKEN_TYPE)
+    }
+
+    /// Verifies a token of type `typ` whose claims are `T`. A token of another type is refused
+    /// before its claims are read, so no kind of token stands in for another.
+    pub fn verify_typed<T: serde::de::DeserializeOwned>(&self, token: &str, typ: &str) -> Result<T, TokenRejected> {
         let reject = |why: &str| TokenRejected(why.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|e| TokenRejected(format!("bad header: {e}")))?;
         if header.alg != self.algorithm {
             return Err(reject("algorithm is not the pinned one"));
         }
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
-            return Err(reject("not an access token (typ)"));
+        if header.typ.as_deref() != Some(typ) {
+            return Err(reject("not a token of the expected type (typ)"));
         }
         let verifier = match (&self.algorithm, &header.kid) {
             (Algorithm::HS256, _) => self.verifiers.first(),
@@ -227,7 +243,7 @@ impl TokenKeys {
             (_, None) => None,
         }
         .ok_or_else(|| reject("unknown key id"))?;
-        jsonwebtoken::decode::<AccessClaims>(token, &verifier.key, &self.validation)
+        jsonwebtoken::decode::<T>(token, &verifier.key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| TokenRejected(format!("invalid token: {e}")))
     }

@@ -74,6 +74,7 @@ impl Database {
         actor: Actor,
         episode_id: Uuid,
         action: &'static str,
+        audit_detail: serde_json::Value,
         with_etr: bool,
     ) -> Result<EpisodeSeries, DbError> {
         self.run(move |conn| {
@@ -133,7 +134,7 @@ impl Database {
                     }
                 }
                 let transcripts = super::transcripts::episode_transcripts(conn, org, episode_id)?;
-                actor.record(conn, action, "episode", Some(episode_id), serde_json::json!({}))?;
+                actor.record(conn, action, "episode", Some(episode_id), audit_detail)?;
                 Ok(EpisodeSeries {
                     episode,
                     age_group: stored(&age_group, AgeGroup::parse, "clients.age_group")?,

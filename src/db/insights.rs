@@ -31,6 +31,8 @@ use uuid::Uuid;
 
 /// What clinician insights read, owned; [`InsightInputs::data`] lends it to the domain.
 pub struct InsightInputs {
+    /// The clinician's display name (staff data, for the report's heading).
+    pub clinician_name: Option<String>,
     pub settings: OrganizationSettings,
     pub catalogue: Catalogue,
     pub responses: Vec<ClinicianResponse>,
@@ -103,11 +105,13 @@ impl Database {
         clinician_id: Uuid,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        audit_action: &'static str,
     ) -> Result<InsightInputs, DbError> {
         self.run(move |conn| {
             conn.transaction(|conn| {
                 let org = actor.organization_id;
-                users::table.find((org, clinician_id)).select(users::id).first::<Uuid>(conn)?;
+                let clinician_name: Option<String> =
+                    users::table.find((org, clinician_id)).select(users::display_name).first(conn)?;
                 let (_, settings) = super::settings::current(conn, org)?;
                 let catalogue = catalogue(conn, org)?;
                 // Index-only on `responses_by_clinician`. Session numbers come from one index read
@@ -159,12 +163,13 @@ impl Database {
                     super::transcripts::clinician_transcripts(conn, org, clinician_id, (from, to), &alliance_keys)?;
                 actor.record(
                     conn,
-                    "clinician.insights.read",
+                    audit_action,
                     "user",
                     Some(clinician_id),
                     serde_json::json!({ "from": from, "to": to }),
                 )?;
                 Ok(InsightInputs {
+                    clinician_name,
                     settings,
                     catalogue,
                     responses,

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-const READERS: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Clinician, Role::Integration];
+pub const READERS: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Clinician, Role::Integration];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AllianceView {
@@ -39,7 +39,7 @@ pub struct OutcomesView {
     pub instruments: Vec<InstrumentOutcome>,
 }
 
-fn data(series: &EpisodeSeries) -> EpisodeData<'_> {
+pub fn data(series: &EpisodeSeries) -> EpisodeData<'_> {
     EpisodeData {
         catalogue: &series.catalogue,
         settings: &series.settings,
@@ -78,7 +78,9 @@ pub async fn episode_alliance(
     database: web::Data<Database>,
 ) -> Result<Rounded<AllianceView>, ApiError> {
     user.require(&READERS)?;
-    let series = database.episode_series(user.actor(), id.into_inner(), "episode.alliance.read", false).await?;
+    let series = database
+        .episode_series(user.actor(), id.into_inner(), "episode.alliance.read", serde_json::json!({}), false)
+        .await?;
     let alliance = episode::episode_alliance(&data(&series));
     let totals: BTreeMap<i32, f64> = alliance.series.iter().map(|p| (p.session_number, p.total)).collect();
     let transcript = transcript_series(&series.transcripts, &totals);
@@ -119,7 +121,9 @@ pub async fn episode_outcomes(
     database: web::Data<Database>,
 ) -> Result<Rounded<OutcomesView>, ApiError> {
     user.require(&READERS)?;
-    let series = database.episode_series(user.actor(), id.into_inner(), "episode.outcomes.read", true).await?;
+    let series = database
+        .episode_series(user.actor(), id.into_inner(), "episode.outcomes.read", serde_json::json!({}), true)
+        .await?;
     let instruments = episode::episode_outcomes(&data(&series));
     Ok(Rounded(OutcomesView { episode_id: series.episode.id, client_id: series.episode.client_id, instruments }))
 }

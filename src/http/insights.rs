@@ -4,7 +4,7 @@ use super::auth_user::AuthUser;
 use super::query::Query;
 use super::rounded::Rounded;
 use crate::db::Database;
-use crate::db::insights::GroupBy;
+use crate::db::insights::{GroupBy, InsightInputs};
 use crate::domain::Role;
 use crate::domain::analytics::clinician::{self, ClinicianInsights};
 use crate::domain::analytics::{MeanWithCi, mean_with_ci_from_summary, moments_from_integer_sums, share};
@@ -29,7 +29,7 @@ pub struct RangeQuery {
 
 /// The reporting range `[from, to)`; `from` must come before `to`. Long ranges cost little:
 /// whole months and days come from the rollups.
-fn range(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+pub fn range(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let year = Duration::days(365);
     let now = Timestamp::now();
     let to = match (to, from) {
@@ -97,21 +97,32 @@ pub async fn clinician_insights(
     query: Query<RangeQuery>,
     database: web::Data<Database>,
 ) -> Result<Rounded<InsightsView>, ApiError> {
-    user.require(&[Role::Admin, Role::Supervisor, Role::Clinician])?;
     let clinician_id = id.into_inner();
+    may_read_clinician(&user, clinician_id)?;
+    let (from, to) = range(query.from, query.to)?;
+    let inputs = database.clinician_data(user.actor(), clinician_id, from, to, "clinician.insights.read").await?;
+    let (insights, transcript_areas_for_growth) = insights_of(&inputs);
+    Ok(Rounded(InsightsView { clinician_id, from, to, insights, transcript_areas_for_growth }))
+}
+
+/// A clinician may read its own insights and report; supervisors and admins anyone's.
+pub fn may_read_clinician(user: &AuthUser, clinician_id: Uuid) -> Result<(), ApiError> {
+    user.require(&[Role::Admin, Role::Supervisor, Role::Clinician])?;
     if user.role == Role::Clinician && clinician_id != user.id {
         return Err(ApiError::Forbidden);
     }
-    let (from, to) = range(query.from, query.to)?;
-    let inputs = database.clinician_data(user.actor(), clinician_id, from, to).await?;
+    Ok(())
+}
+
+/// The insights and transcript areas for growth of loaded inputs: what the JSON and the report show.
+pub fn insights_of(inputs: &InsightInputs) -> (ClinicianInsights, TranscriptGrowth) {
     let insights = clinician::clinician_insights(&inputs.data());
     let sessions: Vec<SessionSummary> = inputs
         .transcripts
         .iter()
         .map(|t| SessionSummary { session_id: t.session_id, metrics: t.metrics.clone(), srs_total: t.alliance_total })
         .collect();
-    let transcript_areas_for_growth = transcript_growth(&sessions, &inputs.settings.transcripts);
-    Ok(Rounded(InsightsView { clinician_id, from, to, insights, transcript_areas_for_growth }))
+    (insights, transcript_growth(&sessions, &inputs.settings.transcripts))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

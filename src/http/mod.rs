@@ -8,6 +8,7 @@
 
 pub mod audit_events;
 pub mod auth_user;
+pub mod charts;
 pub mod clients;
 pub mod drain;
 pub mod episode_analytics;
@@ -29,6 +30,7 @@ pub mod pagination;
 pub mod panic;
 pub mod public_url;
 pub mod query;
+pub mod report;
 pub mod responses;
 pub mod rounded;
 pub mod security_headers;
@@ -72,7 +74,11 @@ pub fn api_routes(config: &mut ServiceConfig) {
         .service(episodes::list_sessions)
         .service(episode_analytics::episode_alliance)
         .service(episode_analytics::episode_outcomes)
+        .service(charts::alliance_chart)
+        .service(charts::outcomes_chart)
+        .service(charts::links::create_chart_link)
         .service(insights::clinician_insights)
+        .service(report::clinician_report)
         .service(insights::alliance_analytics)
         .service(instruments::list_instruments)
         .service(instruments::get_instrument)

@@ -32,8 +32,9 @@ static NEXT_DATABASE: AtomicU32 = AtomicU32::new(0);
 fn server() -> &'static TestServer {
     SERVER.get_or_init(|| {
         let server = start_server();
-        // SAFETY: registers a plain `extern "C" fn` once; it runs at process exit.
-        unsafe { libc::atexit(clean_up_at_exit) };
+        // SAFETY: registers a plain `extern "C" fn` once; glibc runs it at process exit with the
+        // exit status.
+        unsafe { on_exit(clean_up_at_exit, std::ptr::null_mut()) };
         server
     })
 }
@@ -122,19 +123,32 @@ fn sweep_stale_databases(admin: &mut PgConnection) {
     }
 }
 
-extern "C" fn clean_up_at_exit() {
-    let Some(server) = SERVER.get() else { return };
-    if let Some(cluster) = &server.cluster {
-        let _ = cluster.stop();
-        if let Some(dir) = &server.cluster_dir {
-            let _ = std::fs::remove_dir_all(dir);
+unsafe extern "C" {
+    /// glibc's `on_exit(3)`: like `atexit`, but the handler learns the exit status.
+    fn on_exit(function: extern "C" fn(libc::c_int, *mut libc::c_void), argument: *mut libc::c_void) -> libc::c_int;
+}
+
+/// Removes the throw-away cluster (or the template database), then ends the process at once.
+///
+/// Servers of finished tests may still have threads inside libpq when `exit` runs. The C
+/// libraries' own exit handlers (OpenSSL's clean-up, which libpq's SCRAM uses) would free state
+/// under those threads, which once crashed the test binary after every test had passed. Nothing
+/// after this handler is needed: Rust has already flushed its output, so `_exit` keeps the status
+/// and skips that race.
+extern "C" fn clean_up_at_exit(status: libc::c_int, _: *mut libc::c_void) {
+    if let Some(server) = SERVER.get() {
+        if let Some(cluster) = &server.cluster {
+            let _ = cluster.stop();
+            if let Some(dir) = &server.cluster_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        } else if let Ok(mut admin) = server.admin.lock() {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", server.template))
+                .execute(&mut *admin);
         }
-        return;
     }
-    if let Ok(mut admin) = server.admin.lock() {
-        let _ =
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", server.template)).execute(&mut *admin);
-    }
+    // SAFETY: ends the process; no Rust destructor or buffer is left to run.
+    unsafe { libc::_exit(status) }
 }
 
 /// A fresh database cloned from the template; dropped with this value.

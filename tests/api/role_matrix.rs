@@ -51,6 +51,10 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/v1/episodes/{id}/alliance", [200, 200, 200, 200, 403, 403]),
     ("GET", "/v1/episodes/{id}/outcomes", [200, 200, 200, 200, 403, 403]),
     ("GET", "/v1/clinicians/{id}/insights", [200, 200, 200, 403, 403, 403]),
+    ("GET", "/v1/clinicians/{id}/report", [200, 200, 200, 403, 403, 403]),
+    ("GET", "/v1/episodes/{id}/charts/alliance.svg", [200, 200, 200, 200, 403, 403]),
+    ("GET", "/v1/episodes/{id}/charts/outcomes.svg", [200, 200, 200, 200, 403, 403]),
+    ("POST", "/v1/episodes/{id}/chart-links", [201, 201, 201, 201, 403, 403]),
     ("GET", "/v1/analytics/alliance", [200, 200, 403, 403, 200, 403]),
     ("GET", "/v1/export/responses", [200, 403, 403, 403, 200, 403]),
     ("PUT", "/v1/sessions/{id}/transcript", [201, 403, 201, 201, 403, 403]),
@@ -120,6 +124,18 @@ async fn call(app: &TestApp, care: &Care, method: &str, path: &str, role: &str, 
         ("GET", "/v1/episodes/{id}/outcomes") => (Method::GET, format!("/v1/episodes/{episode}/outcomes"), None),
         ("GET", "/v1/clinicians/{id}/insights") => {
             (Method::GET, format!("/v1/clinicians/{}/insights", care.clinician.id), None)
+        }
+        ("GET", "/v1/clinicians/{id}/report") => {
+            (Method::GET, format!("/v1/clinicians/{}/report", care.clinician.id), None)
+        }
+        ("GET", "/v1/episodes/{id}/charts/alliance.svg") => {
+            (Method::GET, format!("/v1/episodes/{episode}/charts/alliance.svg"), None)
+        }
+        ("GET", "/v1/episodes/{id}/charts/outcomes.svg") => {
+            (Method::GET, format!("/v1/episodes/{episode}/charts/outcomes.svg"), None)
+        }
+        ("POST", "/v1/episodes/{id}/chart-links") => {
+            (Method::POST, format!("/v1/episodes/{episode}/chart-links"), Some(json!({})))
         }
         ("GET", "/v1/analytics/alliance") => (Method::GET, "/v1/analytics/alliance?group_by=clinician".into(), None),
         ("POST", "/v1/sessions") => {

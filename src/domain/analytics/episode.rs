@@ -7,7 +7,7 @@ use super::etr::{EtrAssessment, EtrBandPoint, assess_against_band};
 use super::reliable_change::{ChangeAssessment, ClinicalRange, ClinicalWhen, Direction, classify};
 use super::rupture::{AlliancePoint, Rupture, alliance_trajectory};
 use crate::domain::clients::AgeGroup;
-use crate::domain::instruments::definition::Rater;
+use crate::domain::instruments::definition::{InstrumentDefinition, Rater};
 use crate::domain::instruments::measure::{ClinicalSide, ResolvedCutoff};
 use crate::domain::instruments::{Answers, Catalogue, Scores};
 use crate::domain::settings::OrganizationSettings;
@@ -88,6 +88,8 @@ pub struct WaiSession {
 pub struct EpisodeAlliance {
     /// The session alliance rating the episode uses most (`srs` or `csrs`), `null` without one.
     pub instrument: Option<String>,
+    /// The alliance cutoff `below_cutoff` is read against (setting `srs_cutoff`, default 36).
+    pub cutoff: f64,
     pub rule: SpreadRule,
     pub series: Vec<SeriesPoint>,
     /// Each rupture with its evidence (baseline, spread and its source, k, drop) and status.
@@ -98,6 +100,23 @@ pub struct EpisodeAlliance {
     pub pending_count: usize,
     /// Sessions with both a client and a therapist working-alliance form.
     pub wai_discrepancy: Vec<WaiSession>,
+    /// Each working-alliance form (WAI-SR, WAI-SR-T) the episode has, as its item mean by
+    /// session (the latest form of a session), whether or not the other rater's form exists.
+    pub working_alliance: Vec<WorkingAllianceSeries>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkingAllianceSeries {
+    pub instrument: String,
+    pub rater: Rater,
+    pub points: Vec<WorkingAlliancePoint>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkingAlliancePoint {
+    pub session_number: i32,
+    pub response_id: Uuid,
+    pub item_mean: f64,
 }
 
 fn client_series<'a>(data: &EpisodeData<'a>, key: &str) -> Vec<&'a SeriesResponse> {
@@ -158,6 +177,7 @@ pub fn episode_alliance(data: &EpisodeData<'_>) -> EpisodeAlliance {
         .collect();
     EpisodeAlliance {
         instrument: instrument.map(str::to_owned),
+        cutoff: rule.cutoff,
         rule: SpreadRule {
             k: rule.k,
             org_change_sd,
@@ -172,19 +192,39 @@ pub fn episode_alliance(data: &EpisodeData<'_>) -> EpisodeAlliance {
         pending_count: trajectory.pending_count,
         ruptures: trajectory.ruptures,
         wai_discrepancy: wai_sessions(data),
+        working_alliance: working_alliance_series(data),
     }
+}
+
+/// The latest form of `key` in each session that has one.
+fn latest_by_session<'a>(data: &EpisodeData<'a>, key: &str) -> BTreeMap<i32, &'a SeriesResponse> {
+    data.responses.iter().filter(|r| r.instrument_key == key).filter_map(|r| r.session_number.map(|n| (n, r))).collect()
+}
+
+/// Client then therapist form of each working-alliance pair, those with at least one form.
+fn working_alliance_series(data: &EpisodeData<'_>) -> Vec<WorkingAllianceSeries> {
+    data.catalogue
+        .working_alliance_pairs()
+        .into_iter()
+        .flat_map(|(client, therapist)| [(client, Rater::Client), (therapist, Rater::Therapist)])
+        .filter_map(|(key, rater)| {
+            let points: Vec<WorkingAlliancePoint> = latest_by_session(data, key)
+                .into_iter()
+                .map(|(session_number, r)| WorkingAlliancePoint {
+                    session_number,
+                    response_id: r.id,
+                    item_mean: r.scores.item_mean,
+                })
+                .collect();
+            (!points.is_empty()).then(|| WorkingAllianceSeries { instrument: key.to_owned(), rater, points })
+        })
+        .collect()
 }
 
 /// Per session with both forms of a working-alliance pair: client − therapist item mean per
 /// subscale (the latest form of each kind in the session).
 fn wai_sessions(data: &EpisodeData<'_>) -> Vec<WaiSession> {
-    let latest = |key: &str| -> BTreeMap<i32, &SeriesResponse> {
-        data.responses
-            .iter()
-            .filter(|r| r.instrument_key == key)
-            .filter_map(|r| r.session_number.map(|n| (n, r)))
-            .collect()
-    };
+    let latest = |key: &str| latest_by_session(data, key);
     let mut sessions = Vec::new();
     for (client_key, therapist_key) in data.catalogue.working_alliance_pairs() {
         let (client, therapist) = (latest(client_key), latest(therapist_key));
@@ -240,43 +280,54 @@ pub struct InstrumentOutcome {
 
 /// Change and classification per outcome measure the client has filled in, in catalogue order.
 pub fn episode_outcomes(data: &EpisodeData<'_>) -> Vec<InstrumentOutcome> {
-    let mut outcomes = Vec::new();
-    for definition in data.catalogue.iter() {
-        let Some(rule) = definition.outcome() else { continue };
-        let points = client_series(data, &definition.key);
-        if points.is_empty() {
-            continue;
-        }
-        let direction =
-            if definition.higher_is_better() { Direction::HigherIsBetter } else { Direction::LowerIsBetter };
-        let reliable_change = rule.reliable_change(data.settings);
-        let cutoff = rule.cutoff(data.settings, data.age_group);
-        let totals: Vec<f64> = points.iter().map(|r| r.scores.total).collect();
-        let change = classify(&totals, direction, reliable_change, Some(clinical_range(cutoff)));
-        let etr = data.etr_bands.get(&definition.key).filter(|_| rule.session_by_session).map(|band| {
-            let with_sessions: Vec<(i32, f64)> =
-                points.iter().filter_map(|r| r.session_number.map(|n| (n, r.scores.total))).collect();
-            assess_against_band(band, &with_sessions, &data.settings.etr_settings())
-        });
-        outcomes.push(InstrumentOutcome {
-            instrument: definition.key.clone(),
-            series: points
-                .iter()
-                .map(|r| OutcomePoint {
-                    response_id: r.id,
-                    session_number: r.session_number,
-                    administered_at: r.administered_at,
-                    total: r.scores.total,
-                    band: r.scores.band.clone(),
-                })
-                .collect(),
-            change,
-            reliable_change,
-            clinical_cutoff: Some(cutoff.cutoff),
-            etr,
-        });
-    }
-    outcomes
+    data.catalogue
+        .iter()
+        .filter_map(|definition| {
+            let points = client_series(data, &definition.key);
+            if points.is_empty() { None } else { instrument_outcome(data, definition, &points) }
+        })
+        .collect()
+}
+
+/// The outcome of measure `key` with no administrations yet (a chart drawn before any score:
+/// its cutoff and scale, no points); `None` when `key` is not an outcome measure.
+pub fn empty_outcome(data: &EpisodeData<'_>, key: &str) -> Option<InstrumentOutcome> {
+    instrument_outcome(data, data.catalogue.get(key)?, &[])
+}
+
+fn instrument_outcome(
+    data: &EpisodeData<'_>,
+    definition: &InstrumentDefinition,
+    points: &[&SeriesResponse],
+) -> Option<InstrumentOutcome> {
+    let rule = definition.outcome()?;
+    let direction = if definition.higher_is_better() { Direction::HigherIsBetter } else { Direction::LowerIsBetter };
+    let reliable_change = rule.reliable_change(data.settings);
+    let cutoff = rule.cutoff(data.settings, data.age_group);
+    let totals: Vec<f64> = points.iter().map(|r| r.scores.total).collect();
+    let change = classify(&totals, direction, reliable_change, Some(clinical_range(cutoff)));
+    let etr = data.etr_bands.get(&definition.key).filter(|_| rule.session_by_session).map(|band| {
+        let with_sessions: Vec<(i32, f64)> =
+            points.iter().filter_map(|r| r.session_number.map(|n| (n, r.scores.total))).collect();
+        assess_against_band(band, &with_sessions, &data.settings.etr_settings())
+    });
+    Some(InstrumentOutcome {
+        instrument: definition.key.clone(),
+        series: points
+            .iter()
+            .map(|r| OutcomePoint {
+                response_id: r.id,
+                session_number: r.session_number,
+                administered_at: r.administered_at,
+                total: r.scores.total,
+                band: r.scores.band.clone(),
+            })
+            .collect(),
+        change,
+        reliable_change,
+        clinical_cutoff: Some(cutoff.cutoff),
+        etr,
+    })
 }
 
 /// The cutoff of an outcome rule as the reliable-change classification reads it.

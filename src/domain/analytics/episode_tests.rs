@@ -133,4 +133,26 @@ fn client_and_therapist_wai_forms_of_a_session_are_compared_by_subscale() {
     let goal = &alliance.wai_discrepancy[0].subscales["goal"];
     assert_eq!((goal.client_item_mean, goal.therapist_item_mean, goal.difference), (3.0, 5.0, -2.0));
     assert_eq!(alliance.wai_discrepancy[0].subscales["bond"].difference, 0.0);
+    // The series the chart draws: 8 items at 4 and 4 at the goal value, over 12 items.
+    let series: Vec<(&str, Rater, i32, f64)> = alliance
+        .working_alliance
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| (s.instrument.as_str(), s.rater, p.session_number, p.item_mean)))
+        .collect();
+    assert_eq!(series, [("wai-sr", Rater::Client, 3, 44.0 / 12.0), ("wai-sr-t", Rater::Therapist, 3, 52.0 / 12.0)]);
+}
+
+#[test]
+fn a_working_alliance_form_without_its_pair_still_has_its_series() {
+    let catalogue = Catalogue::builtin();
+    let settings = OrganizationSettings::default();
+    let owned: Vec<(String, &'static str)> = (1..=12).map(|n| (format!("item{n}"), "5")).collect();
+    let answers: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let responses = vec![response("wai-sr-t", Rater::Therapist, 2, &answers, AgeGroup::Adult)];
+    let empty = Default::default();
+    let alliance = episode_alliance(&data(&catalogue, &settings, &responses, AgeGroup::Adult, &empty));
+    assert!(alliance.wai_discrepancy.is_empty());
+    assert_eq!(alliance.working_alliance.len(), 1);
+    assert_eq!(alliance.working_alliance[0].rater, Rater::Therapist);
+    assert_eq!(alliance.working_alliance[0].points[0].item_mean, 5.0);
 }

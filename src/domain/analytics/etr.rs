@@ -102,6 +102,12 @@ pub fn expected_treatment_response(
     assess_against_band(&points, series, settings)
 }
 
+/// The status of each point of `series` as if it were the current one: what a chart marks at
+/// every session. The same rule as [`assess_against_band`], applied to each prefix.
+pub fn status_by_session(points: &[EtrBandPoint], series: &[(i32, f64)], settings: &EtrSettings) -> Vec<EtrStatus> {
+    (1..=series.len()).map(|end| assess_against_band(points, &series[..end], settings).status).collect()
+}
+
 /// The same assessment from band points computed elsewhere (the database aggregates the
 /// reference set with `percentile_cont`, the same linear interpolation): `points` holds every
 /// session with at least one reference value and its count `n`.
@@ -240,6 +246,17 @@ mod tests {
         assert_band(&a.band[2], [20.8, 22.0, 24.0, 26.0, 27.2]);
         assert_eq!((a.session_number, a.current_score, a.reference_count), (Some(3), Some(22.0), 5));
         assert_eq!(a.expected, Some(24.0));
+    }
+
+    #[test]
+    fn each_point_is_marked_as_if_it_were_the_current_one() {
+        let band = expected_treatment_response(&reference(), 20.0, &[(1, 20.0)], &settings()).band;
+        // Session 1: 19 < p10 19.25; session 2: p10 20.5 ≤ 21 < p25 21.25; session 3: 24 ≥ p25 22;
+        // session 9: no band there.
+        let series = [(1, 19.0), (2, 21.0), (3, 24.0), (9, 30.0)];
+        let statuses = status_by_session(&band, &series, &settings());
+        use EtrStatus::*;
+        assert_eq!(statuses, [OffTrack, AtRisk, OnTrack, InsufficientReference]);
     }
 
     #[test]

@@ -32,6 +32,20 @@ pub fn sample_sd(values: &[f64]) -> Option<f64> {
     Some((sum_sq / values.len().saturating_sub(1) as f64).sqrt())
 }
 
+/// Ordinary least-squares slope of `y` on `x` (Σ(x − x̄)(y − ȳ) ÷ Σ(x − x̄)²); `None` with fewer
+/// than two points or when every `x` is the same. Charts describe a trend in words with it.
+pub fn least_squares_slope(points: &[(f64, f64)]) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|(x, _)| x).sum::<f64>() / n;
+    let mean_y = points.iter().map(|(_, y)| y).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mean_x) * (x - mean_x)).sum();
+    let sxy: f64 = points.iter().map(|(x, y)| (x - mean_x) * (y - mean_y)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
 /// Mean and sample variance from running sums `(n, Σx, Σx²)`, as the rollups store them;
 /// the variance is `(Σx² − (Σx)²/n) / (n − 1)`, clamped at 0 against rounding, `None` below n = 2.
 pub fn moments_from_sums(n: i64, sum: f64, sum_sq: f64) -> (Option<f64>, Option<f64>) {
@@ -213,6 +227,17 @@ pub fn mean_with_ci_from_summary(n: usize, mean: Option<f64>, variance: Option<f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn least_squares_slope_of_a_line_and_of_noise() {
+        // y = 30 + 1.5x exactly.
+        let line: Vec<(f64, f64)> = (1..=5).map(|x| (f64::from(x), 30.0 + 1.5 * f64::from(x))).collect();
+        assert!((least_squares_slope(&line).unwrap() - 1.5).abs() < 1e-12);
+        // (1,2), (2,1), (3,4): x̄ 2, ȳ 7/3, Sxy = (−1)(−1/3) + 0 + (1)(5/3) = 2, Sxx = 2 → 1.
+        assert!((least_squares_slope(&[(1.0, 2.0), (2.0, 1.0), (3.0, 4.0)]).unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(least_squares_slope(&[(1.0, 2.0)]), None);
+        assert_eq!(least_squares_slope(&[(2.0, 1.0), (2.0, 5.0)]), None);
+    }
 
     #[test]
     fn moments_from_sums_match_the_direct_formulas() {

@@ -300,6 +300,15 @@ impl InstrumentDefinition {
         }
     }
 
+    /// Lowest and highest possible item mean (the working-alliance chart's scale).
+    pub fn item_mean_range(&self) -> (f64, f64) {
+        let scale = self.scale() as f64;
+        let bounds: Vec<(i64, i64)> = self.scored_items().map(|item| item.answer.bounds()).collect();
+        let low = bounds.iter().map(|b| b.0).min().unwrap_or(0);
+        let high = bounds.iter().map(|b| b.1).max().unwrap_or(0);
+        (low as f64 / scale, high as f64 / scale)
+    }
+
     /// Checks a definition an organization submits; every problem is reported by pointer.
     pub fn validate(&self, pointer: &str) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();

@@ -1,0 +1,141 @@
+//! `GET /v1/clinicians/{id}/report`: the supervision report, an HTML page that prints well. Its
+//! figures are the insights' (`http::insights::insights_of`), its charts the episode charts'
+//! (`http::charts`): one code path for the JSON, the charts and the page.
+
+pub mod html;
+
+use super::auth_user::AuthUser;
+use super::charts::alliance::alliance_svg;
+use super::charts::{alliance_scales, outcome_chart};
+use super::episode_analytics::data;
+use super::insights::{RangeQuery, insights_of, may_read_clinician, range};
+use super::query::Query;
+use crate::db::Database;
+use crate::db::page::PageRequest;
+use crate::db::signals::{Signal, SignalFilter};
+use crate::domain::analytics::episode;
+use crate::domain::signals::{SignalKind, SignalStatus};
+use crate::error::{ApiError, AuthProblems, NotFoundProblem, QueryProblems};
+use actix_web::{HttpResponse, get, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Utc;
+use html::{AttentionEpisode, Report, STYLE};
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+use uuid::Uuid;
+
+/// No script, no resource from anywhere, only the page's own style sheet (by its hash), no
+/// framing, no form. Inline SVG needs nothing more: it uses presentation attributes only.
+pub static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
+    let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'none'"
+    )
+});
+
+/// At most this many episodes get small multiples; the signals table lists every open signal.
+const MOST_ATTENTION_EPISODES: usize = 6;
+/// The signals the report lists (open and acknowledged, newest first), at most.
+const MOST_SIGNALS: i64 = 200;
+
+/// The kinds that put an episode among those that need attention, with the words for them.
+fn attention_reason(kind: SignalKind) -> Option<&'static str> {
+    match kind {
+        SignalKind::SafetyItem => Some("safety item"),
+        SignalKind::OffTrack => Some("off track"),
+        SignalKind::AllianceRupture => Some("unrepaired rupture"),
+        _ => None,
+    }
+}
+
+/// A clinician's supervision report over a date range, as HTML.
+///
+/// One page: caseload; alliance (mean session rating with its 95% interval, share below the
+/// cutoff, ruptures and repairs, ceiling); client–therapist agreement; outcomes (recovered,
+/// improved, unchanged, deteriorated, mean change, effect size); areas for growth with the
+/// numbers behind them and the reliability guard; the open and acknowledged signals; and small
+/// multiples (alliance and outcome charts) of up to six episodes with an open off-track,
+/// rupture or safety-item signal. The same figures as `GET /v1/clinicians/{id}/insights`. A
+/// clinician may read its own; supervisors and admins anyone's. Audited (`clinician.report.read`,
+/// and a read of each episode shown). Served with a Content-Security-Policy that allows no script
+/// and no resource; nothing about a client is in its URL.
+#[utoipa::path(
+    tag = "charts",
+    params(("id" = Uuid, Path, description = "The clinician's user id"), RangeQuery),
+    responses((status = 200, description = "The report", content_type = "text/html", body = String), AuthProblems, NotFoundProblem, QueryProblems),
+    security(("bearer" = []))
+)]
+#[get("/v1/clinicians/{id}/report")]
+pub async fn clinician_report(
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    query: Query<RangeQuery>,
+    database: web::Data<Database>,
+) -> Result<HttpResponse, ApiError> {
+    let clinician_id = id.into_inner();
+    may_read_clinician(&user, clinician_id)?;
+    let (from, to) = range(query.from, query.to)?;
+    let inputs = database.clinician_data(user.actor(), clinician_id, from, to, "clinician.report.read").await?;
+    let (insights, growth) = insights_of(&inputs);
+    let signals = open_signals(&database, &user, clinician_id).await?;
+    let attention = attention_episodes(&database, &user, clinician_id, &signals).await?;
+    let page = html::render(&Report {
+        clinician_id,
+        clinician_name: inputs.clinician_name.as_deref(),
+        from,
+        to,
+        generated_at: Utc::now(),
+        insights: &insights,
+        growth: &growth,
+        signals: &signals,
+        attention: &attention,
+    });
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page))
+}
+
+/// Open, then acknowledged, signals of the clinician's episodes, newest first within each.
+async fn open_signals(database: &Database, user: &AuthUser, clinician_id: Uuid) -> Result<Vec<Signal>, ApiError> {
+    let mut signals = Vec::new();
+    for status in [SignalStatus::Open, SignalStatus::Acknowledged] {
+        let filter = SignalFilter { status: Some(status), clinician_id: Some(clinician_id), ..Default::default() };
+        let page =
+            database.list_signals(user.actor(), filter, PageRequest { limit: MOST_SIGNALS, after: None }).await?;
+        signals.extend(page.items);
+    }
+    Ok(signals)
+}
+
+async fn attention_episodes(
+    database: &Database,
+    user: &AuthUser,
+    clinician_id: Uuid,
+    signals: &[Signal],
+) -> Result<Vec<AttentionEpisode>, ApiError> {
+    let mut episodes: Vec<(Uuid, Vec<&'static str>)> = Vec::new();
+    for signal in signals {
+        let Some(reason) = attention_reason(signal.kind) else { continue };
+        let full = episodes.len() >= MOST_ATTENTION_EPISODES;
+        match episodes.iter_mut().find(|(id, _)| *id == signal.episode_id) {
+            Some((_, reasons)) if !reasons.contains(&reason) => reasons.push(reason),
+            Some(_) => {}
+            None if !full => episodes.push((signal.episode_id, vec![reason])),
+            None => {}
+        }
+    }
+    let mut shown = Vec::with_capacity(episodes.len());
+    for (index, (episode_id, reasons)) in episodes.into_iter().enumerate() {
+        let detail = serde_json::json!({ "report_for": clinician_id });
+        let series =
+            database.episode_series(user.actor(), episode_id, "clinician.report.episode.read", detail, true).await?;
+        let alliance = episode::episode_alliance(&data(&series));
+        let mut charts =
+            vec![alliance_svg(&alliance, &alliance_scales(&series, &alliance), &format!("e{index}-alliance"))];
+        if let Some(outcome) = episode::episode_outcomes(&data(&series)).first() {
+            charts.push(outcome_chart(&series, outcome, &format!("e{index}-outcomes")));
+        }
+        shown.push(AttentionEpisode { episode_id, reasons, charts });
+    }
+    Ok(shown)
+}
