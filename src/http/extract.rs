@@ -68,6 +68,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonWithRaw<T> {
     }
 }
 
+/// A JSON body that may be left out: no body (or only white space) is `None`; anything else is
+/// read and checked exactly as [`Json`] does (415, 413, 400, 422).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = BodyLimit::of(request);
+        let checked = check_headers(request, limit);
+        let payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(payload, limit).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            checked?;
+            parse_json(&body).map(|value| OptionalJson(Some(value)))
+        })
+    }
+}
+
 /// Item answers as raw JSON text per item, in order, refusing a key given twice (serde_json
 /// would silently keep the last).
 #[derive(Debug, Clone, Default)]

@@ -11,6 +11,8 @@ mod analytics;
 pub mod analytics_rollup;
 mod audit_log;
 mod authentication;
+mod browser;
+pub mod charts;
 mod cli;
 mod clients;
 mod distribution;

@@ -3,7 +3,7 @@
 
 use super::super::auth_user::AuthUser;
 use super::super::episode_analytics::READERS;
-use super::super::extract::{content_essence, parse_json};
+use super::super::extract::OptionalJson;
 use super::super::public_url::PublicUrl;
 use crate::auth::chart_links::{self, MAX_LIFETIME_SECS, MIN_LIFETIME_SECS};
 use crate::auth::tokens::TokenKeys;
@@ -54,18 +54,12 @@ pub async fn create_chart_link(
     user: AuthUser,
     id: web::Path<Uuid>,
     request: HttpRequest,
-    body: web::Bytes,
+    body: OptionalJson<CreateChartLink>,
     database: web::Data<Database>,
     keys: web::Data<TokenKeys>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&READERS)?;
-    let wanted: CreateChartLink = if body.iter().all(u8::is_ascii_whitespace) {
-        CreateChartLink::default()
-    } else if content_essence(&request) != "application/json" {
-        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
-    } else {
-        parse_json(&body)?
-    };
+    let wanted = body.0.unwrap_or_default();
     let lifetime = wanted.expires_in.unwrap_or(MAX_LIFETIME_SECS);
     if !(MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(&lifetime) {
         return Err(ApiError::Validation(vec![FieldError::new("/expires_in", "must be from 30 to 600 seconds")]));

@@ -38,15 +38,17 @@ impl Plot {
 
     /// x of a session: evenly spaced from the first to the last; a lone session in the middle.
     pub fn x(&self, session: i32) -> f64 {
-        let (first, last) = self.sessions;
-        let span = f64::from(last) - f64::from(first);
+        self.x_at(f64::from(session))
+    }
+
+    fn x_at(&self, session: f64) -> f64 {
+        let (first, last) = (f64::from(self.sessions.0), f64::from(self.sessions.1));
+        let span = last - first;
         if span <= 0.0 {
             return (self.left() + self.right()) / 2.0;
         }
         let inset = 8.0;
-        self.left()
-            + inset
-            + (f64::from(session) - f64::from(first)) / span * (self.right() - self.left() - 2.0 * inset)
+        self.left() + inset + (session - first) / span * (self.right() - self.left() - 2.0 * inset)
     }
 
     /// y of a score, clamped to the plot.
@@ -79,13 +81,19 @@ impl Plot {
             tick += step;
         }
         svg.line((self.left(), self.bottom()), (self.right(), self.bottom()), colour::MUTED, 1.0, None, "axis");
-        let (first, last) = self.sessions;
-        let count = f64::from(last) - f64::from(first) + 1.0;
-        let every = nice_step(count, 10.0).max(1.0) as i32;
-        for session in first..=last {
-            if (session - first) % every == 0 || session == last {
-                svg.text((self.x(session), self.bottom() + 12.0), 10.0, "middle", colour::MUTED, &session.to_string());
+        // At most about ten labels, whatever the session numbers (they come from callers).
+        let (first, last) = (f64::from(self.sessions.0), f64::from(self.sessions.1));
+        let every = nice_step(last - first + 1.0, 10.0).max(1.0);
+        let mut tick = first;
+        while tick <= last {
+            // The last session is labelled unless a label sits too close to it.
+            if last - tick >= every / 2.0 || tick == last {
+                svg.text((self.x_at(tick), self.bottom() + 12.0), 10.0, "middle", colour::MUTED, &num(tick));
             }
+            tick += every;
+        }
+        if (last - first) % every != 0.0 {
+            svg.text((self.x_at(last), self.bottom() + 12.0), 10.0, "middle", colour::MUTED, &num(last));
         }
         svg.text((self.right(), self.bottom() + 24.0), 10.0, "end", colour::MUTED, x_title);
         svg.text((self.left() - 30.0, self.top - 6.0), 10.0, "start", colour::MUTED, y_title);
@@ -94,6 +102,9 @@ impl Plot {
 
 /// The smallest of 1, 2, 5, 10, 20, 50… that cuts `range` into at most `most` steps.
 fn nice_step(range: f64, most: f64) -> f64 {
+    if !(range.is_finite() && most > 0.0) {
+        return 1.0;
+    }
     let mut magnitude = 1.0;
     loop {
         for factor in [1.0, 2.0, 5.0] {
@@ -150,6 +161,15 @@ mod tests {
         assert_eq!(plot.x(9), plot.right() - 8.0);
         let lone = Plot::new(0.0, 10.0, (4, 4), (0.0, 40.0));
         assert_eq!(lone.x(4), (lone.left() + lone.right()) / 2.0);
+    }
+
+    #[test]
+    fn far_apart_sessions_get_a_handful_of_labels() {
+        let plot = Plot::new(30.0, 150.0, (1, 2_000_000_000), (0.0, 40.0));
+        let mut svg = Svg::new(WIDTH, "t", "t", "d");
+        plot.axes(&mut svg, "y", "session");
+        let labels = svg.finish(300.0).matches("text-anchor=\"middle\"").count();
+        assert!((2..=12).contains(&labels), "{labels} labels");
     }
 
     #[test]

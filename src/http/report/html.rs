@@ -90,6 +90,14 @@ fn words(code: &str) -> String {
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
+/// An area's code (`srs:goals_topics`, `wai:bond`) as a heading: `SRS: goals topics`.
+fn area_words(code: &str) -> String {
+    match code.split_once(':') {
+        Some((instrument, item)) => format!("{}: {}", instrument.to_uppercase(), item.replace('_', " ")),
+        None => words(code),
+    }
+}
+
 pub fn render(report: &Report<'_>) -> String {
     let mut page = String::with_capacity(32 * 1024);
     let who = report.clinician_name.map_or_else(|| report.clinician_id.to_string(), str::to_owned);
@@ -202,7 +210,7 @@ fn areas(page: &mut String, insights: &ClinicianInsights, growth: &TranscriptGro
                 page,
                 "<p>Named: <strong>{}</strong>. Its 95% interval lies entirely below the rest of the \
                  organization.</p>",
-                escape(&words(area))
+                escape(&area_words(area))
             );
         }
         None => page.push_str(
@@ -219,7 +227,7 @@ fn areas(page: &mut String, insights: &ClinicianInsights, growth: &TranscriptGro
             let _ = write!(
                 page,
                 "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                escape(&words(&c.area)),
+                escape(&area_words(&c.area)),
                 mean_with_ci(&c.clinician),
                 mean_with_ci(&c.organization),
                 difference(c.difference.as_ref())
@@ -242,8 +250,7 @@ fn areas(page: &mut String, insights: &ClinicianInsights, growth: &TranscriptGro
         page.push_str("<p>None named.</p>\n");
     }
     for area in flagged {
-        let rule =
-            serde_json::to_value(&area.rule).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let rule = serde_json::to_value(area.rule).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let _ = writeln!(
             page,
             "<p>Named: <strong>{}</strong>: {} against a threshold of {} (n {}).</p>",
@@ -282,14 +289,14 @@ fn signals(page: &mut String, signals: &[Signal]) {
 fn attention(page: &mut String, episodes: &[AttentionEpisode]) {
     page.push_str("<h2>Episodes that need attention</h2>\n");
     if episodes.is_empty() {
-        page.push_str("<p>None: no open off-track, rupture or safety-item signal.</p>\n");
+        page.push_str("<p>None: no open safety item, no episode off track, no rupture left unrepaired.</p>\n");
         return;
     }
     page.push_str("<div class=\"grid\">\n");
     for episode in episodes {
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<figure><figcaption>Episode <code>{}</code>: {}</figcaption>\n",
+            "<figure><figcaption>Episode <code>{}</code>: {}</figcaption>",
             episode_label(episode.episode_id),
             escape(&episode.reasons.join(", "))
         );
@@ -299,4 +306,21 @@ fn attention(page: &mut String, episodes: &[AttentionEpisode]) {
         page.push_str("</figure>\n");
     }
     page.push_str("</div>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_read_as_words() {
+        assert_eq!(area_words("srs:goals_topics"), "SRS: goals topics");
+        assert_eq!(area_words("wai:bond"), "WAI: bond");
+        assert_eq!(words("safety_item"), "Safety item");
+        assert_eq!(episode_label(Uuid::from_u128(0x0123_4567_89ab_cdef_0000_0000_0000_0000)), "01234567");
+        assert_eq!(
+            (percent(Some(0.125)), percent(None), fixed(Some(2.345), 1)),
+            ("12%".into(), "—".into(), "2.3".into())
+        );
+    }
 }

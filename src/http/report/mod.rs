@@ -14,6 +14,7 @@ use crate::db::Database;
 use crate::db::page::PageRequest;
 use crate::db::signals::{Signal, SignalFilter};
 use crate::domain::analytics::episode;
+use crate::domain::analytics::etr::EtrStatus;
 use crate::domain::signals::{SignalKind, SignalStatus};
 use crate::error::{ApiError, AuthProblems, NotFoundProblem, QueryProblems};
 use actix_web::{HttpResponse, get, web};
@@ -40,15 +41,13 @@ const MOST_ATTENTION_EPISODES: usize = 6;
 /// The signals the report lists (open and acknowledged, newest first), at most.
 const MOST_SIGNALS: i64 = 200;
 
-/// The kinds that put an episode among those that need attention, with the words for them.
-fn attention_reason(kind: SignalKind) -> Option<&'static str> {
-    match kind {
-        SignalKind::SafetyItem => Some("safety item"),
-        SignalKind::OffTrack => Some("off track"),
-        SignalKind::AllianceRupture => Some("unrepaired rupture"),
-        _ => None,
-    }
+/// Open signals of these kinds make an episode a candidate for the small multiples.
+fn candidate(kind: SignalKind) -> bool {
+    matches!(kind, SignalKind::SafetyItem | SignalKind::OffTrack | SignalKind::AllianceRupture)
 }
+
+/// Episodes loaded to decide which need attention, at most (the signals are newest first).
+const MOST_CANDIDATES: usize = 12;
 
 /// A clinician's supervision report over a date range, as HTML.
 ///
@@ -56,8 +55,8 @@ fn attention_reason(kind: SignalKind) -> Option<&'static str> {
 /// cutoff, ruptures and repairs, ceiling); client–therapist agreement; outcomes (recovered,
 /// improved, unchanged, deteriorated, mean change, effect size); areas for growth with the
 /// numbers behind them and the reliability guard; the open and acknowledged signals; and small
-/// multiples (alliance and outcome charts) of up to six episodes with an open off-track,
-/// rupture or safety-item signal. The same figures as `GET /v1/clinicians/{id}/insights`. A
+/// multiples (alliance and outcome charts) of up to six episodes that need attention: an open
+/// safety-item signal, off track, or a rupture not (yet) repaired. The same figures as `GET /v1/clinicians/{id}/insights`. A
 /// clinician may read its own; supervisors and admins anyone's. Audited (`clinician.report.read`,
 /// and a read of each episode shown). Served with a Content-Security-Policy that allows no script
 /// and no resource; nothing about a client is in its URL.
@@ -107,32 +106,52 @@ async fn open_signals(database: &Database, user: &AuthUser, clinician_id: Uuid) 
     Ok(signals)
 }
 
+/// Up to six episodes with an open safety-item signal, an off-track outcome (its open signal,
+/// or the assessment now), or a rupture not repaired (from the episode's analytics, not the
+/// rupture signal alone: a repaired rupture's signal may still be open).
 async fn attention_episodes(
     database: &Database,
     user: &AuthUser,
     clinician_id: Uuid,
     signals: &[Signal],
 ) -> Result<Vec<AttentionEpisode>, ApiError> {
-    let mut episodes: Vec<(Uuid, Vec<&'static str>)> = Vec::new();
-    for signal in signals {
-        let Some(reason) = attention_reason(signal.kind) else { continue };
-        let full = episodes.len() >= MOST_ATTENTION_EPISODES;
-        match episodes.iter_mut().find(|(id, _)| *id == signal.episode_id) {
-            Some((_, reasons)) if !reasons.contains(&reason) => reasons.push(reason),
-            Some(_) => {}
-            None if !full => episodes.push((signal.episode_id, vec![reason])),
-            None => {}
+    let mut candidates: Vec<Uuid> = Vec::new();
+    for signal in signals.iter().filter(|s| candidate(s.kind)) {
+        if !candidates.contains(&signal.episode_id) && candidates.len() < MOST_CANDIDATES {
+            candidates.push(signal.episode_id);
         }
     }
-    let mut shown = Vec::with_capacity(episodes.len());
-    for (index, (episode_id, reasons)) in episodes.into_iter().enumerate() {
+    let mut shown = Vec::new();
+    for episode_id in candidates {
+        if shown.len() >= MOST_ATTENTION_EPISODES {
+            break;
+        }
         let detail = serde_json::json!({ "report_for": clinician_id });
         let series =
             database.episode_series(user.actor(), episode_id, "clinician.report.episode.read", detail, true).await?;
         let alliance = episode::episode_alliance(&data(&series));
+        let outcomes = episode::episode_outcomes(&data(&series));
+        let open = |kind: SignalKind| signals.iter().any(|s| s.episode_id == episode_id && s.kind == kind);
+        let mut reasons = Vec::new();
+        if open(SignalKind::SafetyItem) {
+            reasons.push("safety item");
+        }
+        let off_track = outcomes.iter().any(|o| o.etr.as_ref().is_some_and(|e| e.status == EtrStatus::OffTrack));
+        if open(SignalKind::OffTrack) || off_track {
+            reasons.push("off track");
+        }
+        if alliance.unrepaired_count > 0 {
+            reasons.push("unrepaired rupture");
+        } else if alliance.pending_count > 0 {
+            reasons.push("rupture awaiting repair");
+        }
+        if reasons.is_empty() {
+            continue;
+        }
+        let index = shown.len();
         let mut charts =
             vec![alliance_svg(&alliance, &alliance_scales(&series, &alliance), &format!("e{index}-alliance"))];
-        if let Some(outcome) = episode::episode_outcomes(&data(&series)).first() {
+        if let Some(outcome) = outcomes.first() {
             charts.push(outcome_chart(&series, outcome, &format!("e{index}-outcomes")));
         }
         shown.push(AttentionEpisode { episode_id, reasons, charts });
