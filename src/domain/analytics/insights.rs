@@ -17,7 +17,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::reliable_change::{ChangeAssessment, ChangeClass};
-use super::statistics::{DifferenceWithCi, MeanWithCi, Summary, mean, sample_sd};
+use super::statistics::{DifferenceWithCi, MeanWithCi, Summary, mean, mean_with_ci, sample_sd};
 
 /// Events per 100 sessions; `None` without sessions.
 pub fn rate_per_100(events: usize, sessions: usize) -> Option<f64> {
@@ -117,6 +117,8 @@ pub struct OutcomeSummary {
     pub unchanged: Option<f64>,
     pub deteriorated: Option<f64>,
     pub mean_change: Option<f64>,
+    /// The mean change with its 95% t interval (n − 1 df) over the same episodes.
+    pub mean_change_with_ci: MeanWithCi,
     pub effect_size: Option<f64>,
 }
 
@@ -135,6 +137,7 @@ pub fn outcome_summary(assessments: &[ChangeAssessment]) -> OutcomeSummary {
         unchanged: class_share(ChangeClass::Unchanged),
         deteriorated: class_share(ChangeClass::Deteriorated),
         mean_change: mean(&changes),
+        mean_change_with_ci: mean_with_ci(&changes),
         effect_size: effect_size(&changes, &intakes),
     }
 }

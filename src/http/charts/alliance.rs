@@ -23,7 +23,7 @@ pub struct AllianceScales {
 pub fn alliance_svg(alliance: &EpisodeAlliance, scales: &AllianceScales, id: &str) -> String {
     let title = format!("Alliance by session ({})", scales.name);
     let mut svg = Svg::new(WIDTH, id, &title, &describe(alliance, &scales.name));
-    svg.text((10.0, 18.0), 13.0, "start", colour::TEXT, &title);
+    svg.text((10.0, 19.0), 14.0, "start", colour::TEXT, &title);
     let sessions = session_range(alliance);
     let plot = Plot::new(44.0, 150.0, sessions.unwrap_or((1, 1)), scales.range);
     svg.open_group(&plot.data_attributes("plot alliance"));
@@ -133,7 +133,7 @@ fn working_alliance_panel(
     alliance: &EpisodeAlliance,
     scales: &AllianceScales,
 ) -> f64 {
-    svg.text((10.0, top + 4.0), 12.0, "start", colour::TEXT, "Working alliance (item mean)");
+    svg.text((10.0, top + 4.0), 13.0, "start", colour::TEXT, "Working alliance (item mean)");
     let plot = Plot::new(top + 26.0, 80.0, sessions, scales.working_alliance_range);
     svg.open_group(&plot.data_attributes("plot working-alliance"));
     plot.axes(svg, "item mean", "session");

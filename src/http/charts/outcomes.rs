@@ -30,7 +30,7 @@ fn position(index: usize, session: Option<i32>) -> i32 {
 pub fn outcomes_svg(outcome: &InstrumentOutcome, scales: &OutcomeScales, statuses: &[EtrStatus], id: &str) -> String {
     let title = format!("{} by session", scales.name);
     let mut svg = Svg::new(WIDTH, id, &title, &describe(outcome, scales));
-    svg.text((10.0, 18.0), 13.0, "start", colour::TEXT, &title);
+    svg.text((10.0, 19.0), 14.0, "start", colour::TEXT, &title);
     let points: Vec<(i32, f64)> =
         outcome.series.iter().enumerate().map(|(i, p)| (position(i, p.session_number), p.total)).collect();
     let band = outcome.etr.as_ref().map(|etr| etr.band.as_slice()).unwrap_or_default();

@@ -77,7 +77,7 @@ impl Plot {
         while tick <= high + 1e-9 {
             let y = self.y(tick);
             svg.line((self.left(), y), (self.right(), y), colour::GRID, 0.5, None, "grid");
-            svg.text((self.left() - 4.0, y + 3.5), 10.0, "end", colour::MUTED, &num(tick));
+            svg.text((self.left() - 4.0, y + 4.0), 11.0, "end", colour::MUTED, &num(tick));
             tick += step;
         }
         svg.line((self.left(), self.bottom()), (self.right(), self.bottom()), colour::MUTED, 1.0, None, "axis");
@@ -88,15 +88,15 @@ impl Plot {
         while tick <= last {
             // The last session is labelled unless a label sits too close to it.
             if last - tick >= every / 2.0 || tick == last {
-                svg.text((self.x_at(tick), self.bottom() + 12.0), 10.0, "middle", colour::MUTED, &num(tick));
+                svg.text((self.x_at(tick), self.bottom() + 13.0), 11.0, "middle", colour::MUTED, &num(tick));
             }
             tick += every;
         }
         if (last - first) % every != 0.0 {
-            svg.text((self.x_at(last), self.bottom() + 12.0), 10.0, "middle", colour::MUTED, &num(last));
+            svg.text((self.x_at(last), self.bottom() + 13.0), 11.0, "middle", colour::MUTED, &num(last));
         }
-        svg.text((self.right(), self.bottom() + 24.0), 10.0, "end", colour::MUTED, x_title);
-        svg.text((self.left() - 30.0, self.top - 6.0), 10.0, "start", colour::MUTED, y_title);
+        svg.text((self.right(), self.bottom() + 26.0), 11.0, "end", colour::MUTED, x_title);
+        svg.text((self.left() - 30.0, self.top - 7.0), 11.0, "start", colour::MUTED, y_title);
     }
 }
 
@@ -129,11 +129,11 @@ pub struct LegendEntry<'a> {
 pub fn legend(svg: &mut Svg, top: f64, entries: &[LegendEntry<'_>]) -> f64 {
     let (mut x, mut y) = (LEFT - 24.0, top);
     for entry in entries {
-        // About 5.5 units per character at font size 10.
-        let width = 26.0 + entry.label.chars().count() as f64 * 5.4;
+        // About 6 units per character at font size 11.
+        let width = 26.0 + entry.label.chars().count() as f64 * 6.0;
         if x + width > WIDTH - 4.0 {
             x = LEFT - 24.0;
-            y += 14.0;
+            y += 15.0;
         }
         if let Some(dash) = entry.line {
             svg.line((x, y - 3.5), (x + 18.0, y - 3.5), entry.colour, 2.0, dash, "legend-line");
@@ -142,10 +142,10 @@ pub fn legend(svg: &mut Svg, top: f64, entries: &[LegendEntry<'_>]) -> f64 {
             let fill = if filled { entry.colour } else { "#FFFFFF" };
             svg.marker(shape, (x + 9.0, y - 3.5), 3.2, fill, entry.colour, "class=\"legend-marker\"", entry.label);
         }
-        svg.text((x + 22.0, y), 10.0, "start", colour::TEXT, entry.label);
+        svg.text((x + 22.0, y), 11.0, "start", colour::TEXT, entry.label);
         x += width + 8.0;
     }
-    y + 14.0
+    y + 15.0
 }
 
 #[cfg(test)]

@@ -180,7 +180,7 @@ impl Svg {
     pub fn label(&mut self, at: (f64, f64), anchor: &str, text: &str) {
         let _ = writeln!(
             self.out,
-            "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"{anchor}\" fill=\"{}\" stroke=\"#FFFFFF\" \
+            "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"{anchor}\" fill=\"{}\" stroke=\"#FFFFFF\" \
              stroke-width=\"3\" paint-order=\"stroke\">{}</text>",
             num(at.0),
             num(at.1),

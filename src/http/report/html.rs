@@ -189,7 +189,7 @@ fn outcomes(page: &mut String, insights: &ClinicianInsights) {
          <tr><th>Episodes with two or more ORS or CORS scores</th><td class=\"num\">{}</td></tr>\
          <tr><th>Recovered</th><td class=\"num\">{}</td></tr><tr><th>Improved</th><td class=\"num\">{}</td></tr>\
          <tr><th>No reliable change</th><td class=\"num\">{}</td></tr><tr><th>Deteriorated</th>\
-         <td class=\"num\">{}</td></tr><tr><th>Mean change</th><td class=\"num\">{}</td></tr>\
+         <td class=\"num\">{}</td></tr><tr><th>Mean change (intake to latest)</th><td class=\"num\">{}</td></tr>\
          <tr><th>Effect size (mean change ÷ SD at intake)</th><td class=\"num\">{}</td></tr>\
          </tbody></table>\n",
         o.episodes,
@@ -197,7 +197,7 @@ fn outcomes(page: &mut String, insights: &ClinicianInsights) {
         percent(o.improved),
         percent(o.unchanged),
         percent(o.deteriorated),
-        fixed(o.mean_change, 1),
+        mean_with_ci(&o.mean_change_with_ci),
         fixed(o.effect_size, 2),
     );
 }
