@@ -3,7 +3,7 @@
 //! check what a person would see. `.ci/run` installs Debian's `chromium`; elsewhere set
 //! `RAPPORT_CHROMIUM` to a Chrome or Chromium binary.
 
-use crate::charts::{charted_episode, svg};
+use crate::charts::{audit_events, charted_episode, svg};
 use crate::fixtures::Care;
 use crate::harness::spawn_app;
 use serde_json::{Value, json};
@@ -179,16 +179,8 @@ async fn a_chart_link_renders_the_chart_a_person_expects_in_chromium() {
         "the first rating's marker"
     );
     // The browser's view is audited as the link maker's.
-    let events: Value = app
-        .get_as(
-            &care.admin.token,
-            &format!("/v1/audit-events?resource_id={}&action=episode.chart.alliance.view", care.episode_id),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(events["items"].as_array().unwrap().len() >= 2, "the test's fetch and the browser's: {events}");
+    let events = audit_events(&app, &care.admin.token, &care.episode_id, "episode.chart.alliance.view").await;
+    assert!(events.len() >= 2, "the test's fetch and the browser's: {events:?}");
 }
 
 /// Serves `body` at every path with `headers`, as the service sent them: the browser must meet the

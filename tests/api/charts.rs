@@ -32,6 +32,13 @@ pub async fn svg(response: reqwest::Response) -> (reqwest::header::HeaderMap, St
     (headers, response.text().await.unwrap())
 }
 
+/// The audit events of `action` on `resource_id`, newest first.
+pub async fn audit_events(app: &TestApp, admin_token: &str, resource_id: &str, action: &str) -> Vec<Value> {
+    let url = format!("/v1/audit-events?resource_id={resource_id}&action={action}");
+    let events: Value = app.get_as(admin_token, &url).await.json().await.unwrap();
+    events["items"].as_array().unwrap().clone()
+}
+
 fn attribute(node: roxmltree::Node<'_, '_>, name: &str) -> f64 {
     node.attribute(name).unwrap_or_else(|| panic!("no {name}")).parse().unwrap()
 }
@@ -216,25 +223,12 @@ async fn a_chart_link_shows_its_episode_only_for_ten_minutes_and_every_view_is_a
     assert!(shown.contains("Alliance by session (SRS)"));
     svg(app.get(&outcomes).await).await;
     svg(app.get(&format!("{outcomes}&instrument=phq-9")).await).await;
-    let events: Value = app
-        .get_as(
-            &care.admin.token,
-            &format!("/v1/audit-events?resource_id={episode}&action=episode.chart.alliance.view"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let event = &events["items"][0];
+    let events = audit_events(&app, &care.admin.token, episode, "episode.chart.alliance.view").await;
+    let event = &events[0];
     assert_eq!(event["actor_id"], care.clinician.id.to_string(), "a view is the link maker's");
     assert_eq!(event["detail"], json!({"via": "chart_link", "link_id": link["id"]}));
-    let created: Value = app
-        .get_as(&care.admin.token, &format!("/v1/audit-events?resource_id={episode}&action=episode.chart_link.create"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(created["items"][0]["detail"]["link_id"], link["id"]);
+    let created = audit_events(&app, &care.admin.token, episode, "episode.chart_link.create").await;
+    assert_eq!(created[0]["detail"]["link_id"], link["id"]);
 
     // Nowhere else: not as a bearer token, not on the JSON endpoints, not for another episode.
     let as_bearer = app.get_as(&token, &format!("/v1/episodes/{episode}/alliance")).await;
@@ -402,26 +396,10 @@ async fn the_supervision_report_is_one_strict_page_with_the_episodes_that_need_a
     assert_eq!(page.matches("<svg ").count(), 2, "the episode's alliance and outcome charts");
     assert!(page.contains("Safety item"), "the open signal is listed");
     assert!(page.contains("(95% CI "), "means with their intervals");
-    let events: Value = app
-        .get_as(
-            &care.admin.token,
-            &format!("/v1/audit-events?resource_id={}&action=clinician.report.read", care.clinician.id),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(events["items"].as_array().unwrap().len(), 1);
-    let episode_reads: Value = app
-        .get_as(
-            &care.admin.token,
-            &format!("/v1/audit-events?resource_id={}&action=clinician.report.episode.read", care.episode_id),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(episode_reads["items"].as_array().unwrap().len(), 1);
+    let events = audit_events(&app, &care.admin.token, &care.clinician.id.to_string(), "clinician.report.read").await;
+    assert_eq!(events.len(), 1);
+    let episode_reads = audit_events(&app, &care.admin.token, &care.episode_id, "clinician.report.episode.read").await;
+    assert_eq!(episode_reads.len(), 1);
     // A clinician reads its own report only.
     let own = app.get_as(&care.clinician.token, &url).await;
     assert_eq!(own.status(), 200);

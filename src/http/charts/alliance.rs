@@ -80,32 +80,12 @@ pub fn alliance_svg(alliance: &EpisodeAlliance, scales: &AllianceScales, id: &st
         &mut svg,
         plot.bottom() + 40.0,
         &[
-            LegendEntry {
-                label: &scales.name,
-                colour: colour::CLIENT,
-                line: Some(None),
-                marker: Some((Shape::Circle, true)),
-            },
-            LegendEntry {
-                label: "below cutoff",
-                colour: colour::CLIENT,
-                line: None,
-                marker: Some((Shape::Circle, false)),
-            },
-            LegendEntry { label: "cutoff", colour: colour::CUTOFF, line: Some(Some("6 3")), marker: None },
-            LegendEntry { label: "drop", colour: colour::DROP, line: None, marker: Some((Shape::TriangleDown, true)) },
-            LegendEntry {
-                label: "rupture",
-                colour: colour::RUPTURE,
-                line: None,
-                marker: Some((Shape::Diamond, false)),
-            },
-            LegendEntry {
-                label: "repair",
-                colour: colour::REPAIR,
-                line: None,
-                marker: Some((Shape::TriangleUp, true)),
-            },
+            LegendEntry::series(&scales.name),
+            LegendEntry::mark("below cutoff", colour::CLIENT, Shape::Circle, false),
+            LegendEntry::dashed("cutoff", colour::CUTOFF, "6 3"),
+            LegendEntry::mark("drop", colour::DROP, Shape::TriangleDown, true),
+            LegendEntry::mark("rupture", colour::RUPTURE, Shape::Diamond, false),
+            LegendEntry::mark("repair", colour::REPAIR, Shape::TriangleUp, true),
         ],
     );
     if !alliance.working_alliance.is_empty() {

@@ -30,6 +30,18 @@ use viewer::ChartViewer;
 
 pub const SVG: &str = "image/svg+xml";
 
+/// What a chart endpoint answers besides its problems.
+#[derive(utoipa::IntoResponses)]
+pub enum ChartAnswers {
+    /// The chart.
+    #[response(status = 200, content_type = "image/svg+xml",
+               headers(("ETag" = String, description = "Changes exactly when the chart's bytes do")))]
+    Chart(String),
+    /// The chart is unchanged since the `If-None-Match` tag.
+    #[response(status = 304)]
+    NotModified,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -96,11 +108,7 @@ pub fn outcome_chart(series: &EpisodeSeries, outcome: &InstrumentOutcome, id: &s
 #[utoipa::path(
     tag = "charts",
     params(("id" = Uuid, Path, description = "The episode's id"), AllianceChartQuery),
-    responses(
-        (status = 200, description = "The chart", content_type = "image/svg+xml", body = String,
-         headers(("ETag" = String, description = "Changes exactly when the chart's bytes do"))),
-        (status = 304, description = "The chart is unchanged since the `If-None-Match` tag"),
-        AuthProblems, NotFoundProblem, PathProblems),
+    responses(ChartAnswers, AuthProblems, NotFoundProblem, PathProblems),
     security(("bearer" = []), ("chart_link" = []))
 )]
 #[get("/v1/episodes/{id}/charts/alliance.svg")]
@@ -130,11 +138,7 @@ pub async fn alliance_chart(
 #[utoipa::path(
     tag = "charts",
     params(("id" = Uuid, Path, description = "The episode's id"), OutcomesChartQuery),
-    responses(
-        (status = 200, description = "The chart", content_type = "image/svg+xml", body = String,
-         headers(("ETag" = String, description = "Changes exactly when the chart's bytes do"))),
-        (status = 304, description = "The chart is unchanged since the `If-None-Match` tag"),
-        AuthProblems, NotFoundProblem, PathProblems),
+    responses(ChartAnswers, AuthProblems, NotFoundProblem, PathProblems),
     security(("bearer" = []), ("chart_link" = []))
 )]
 #[get("/v1/episodes/{id}/charts/outcomes.svg")]

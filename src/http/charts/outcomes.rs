@@ -104,32 +104,12 @@ pub fn outcomes_svg(outcome: &InstrumentOutcome, scales: &OutcomeScales, statuse
         &mut svg,
         plot.bottom() + 40.0,
         &[
-            LegendEntry {
-                label: &scales.name,
-                colour: colour::CLIENT,
-                line: Some(None),
-                marker: Some((Shape::Circle, true)),
-            },
-            LegendEntry { label: "clinical cutoff", colour: colour::CUTOFF, line: Some(Some("6 3")), marker: None },
-            LegendEntry { label: "reliable change", colour: colour::MUTED, line: Some(Some("2 2")), marker: None },
-            LegendEntry {
-                label: "expected (median, p10–p90)",
-                colour: colour::EXPECTED,
-                line: Some(Some("4 2")),
-                marker: None,
-            },
-            LegendEntry {
-                label: "at risk",
-                colour: colour::DROP,
-                line: None,
-                marker: Some((Shape::TriangleDown, true)),
-            },
-            LegendEntry {
-                label: "off track",
-                colour: colour::RUPTURE,
-                line: None,
-                marker: Some((Shape::Diamond, false)),
-            },
+            LegendEntry::series(&scales.name),
+            LegendEntry::dashed("clinical cutoff", colour::CUTOFF, "6 3"),
+            LegendEntry::dashed("reliable change", colour::MUTED, "2 2"),
+            LegendEntry::dashed("expected (median, p10–p90)", colour::EXPECTED, "4 2"),
+            LegendEntry::mark("at risk", colour::DROP, Shape::TriangleDown, true),
+            LegendEntry::mark("off track", colour::RUPTURE, Shape::Diamond, false),
         ],
     );
     svg.finish(bottom)

@@ -125,6 +125,23 @@ pub struct LegendEntry<'a> {
     pub marker: Option<(Shape, bool)>,
 }
 
+impl<'a> LegendEntry<'a> {
+    /// The client's series: a solid line with filled circles.
+    pub fn series(label: &'a str) -> Self {
+        Self { label, colour: colour::CLIENT, line: Some(None), marker: Some((Shape::Circle, true)) }
+    }
+
+    /// A dashed line (a cutoff, a band's median or edge).
+    pub fn dashed(label: &'a str, colour: &'a str, dash: &'a str) -> Self {
+        Self { label, colour, line: Some(Some(dash)), marker: None }
+    }
+
+    /// A marker alone (an event: a drop, a rupture, a status).
+    pub fn mark(label: &'a str, colour: &'a str, shape: Shape, filled: bool) -> Self {
+        Self { label, colour, line: None, marker: Some((shape, filled)) }
+    }
+}
+
 /// Legend entries in rows under the plot from `top`; returns the y below the last row.
 pub fn legend(svg: &mut Svg, top: f64, entries: &[LegendEntry<'_>]) -> f64 {
     let (mut x, mut y) = (LEFT - 24.0, top);
