@@ -19,6 +19,7 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct CreateChartLink {
     /// Seconds the link works for: 30 to 600 (the default).
+    #[schema(minimum = 30, maximum = 600)]
     pub expires_in: Option<i64>,
 }
 
