@@ -9,6 +9,9 @@ use diesel::prelude::*;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// A scenario's name, measurement and baseline (name and req/s).
+type ScenarioRow = (String, Measured, Option<(String, f64)>);
+
 const RANGE: &str = "from=2025-06-01T00:00:00Z&to=2026-06-01T00:00:00Z";
 
 /// Mean wall time of `sql`, run `times` times on one connection, in milliseconds.
@@ -83,6 +86,7 @@ pub async fn run(
         Some(("healthz req/s (ceiling)".to_owned(), ceiling.rate)),
     ));
     rows.push(("  the same, open model at half that rate".to_owned(), outcomes_open, None));
+    rows.extend(charts(setup, &episodes, &token, duration, &rows).await);
 
     let mut conn = PgConnection::establish(&server.database_url).unwrap();
     let clinician = clinicians[0];
@@ -100,12 +104,22 @@ pub async fn run(
         setup.get_owned(format!("/v1/clinicians/{}/insights?{RANGE}", pick(n, &clinicians)), token.clone())
     })
     .await;
+    let insights_rate = insights.rate;
     rows.push((
         "insights: GET /v1/clinicians/{id}/insights (1 year)".to_owned(),
         insights,
         Some(("1/floor-query-ms (req/s)".to_owned(), 1000.0 / floor_ms)),
     ));
     rows.push(("  the same, open model at half that rate".to_owned(), insights_open, None));
+    let report = saturate(4, duration, |n| {
+        setup.get_owned(format!("/v1/clinicians/{}/report?{RANGE}", pick(n, &clinicians)), token.clone())
+    })
+    .await;
+    rows.push((
+        "report: GET /v1/clinicians/{id}/report (1 year, HTML)".to_owned(),
+        report,
+        Some(("insights req/s".to_owned(), insights_rate)),
+    ));
     let scan_sql = format!(
         "SELECT r.clinician_id, count(DISTINCT r.client_id), count(*), avg(r.total_hundredths), stddev_samp(r.total_hundredths) \
          FROM responses r WHERE r.organization_id = '{org}' AND r.instrument_key IN ('srs', 'csrs') AND r.rater = 'client' \
@@ -224,4 +238,55 @@ pub async fn run(
     println!("query plans written to {}", path.display());
     println!("floors: insights aggregate {floor_ms:.2} ms, organization GROUP BY scan {scan_ms:.1} ms");
     rows
+}
+
+/// The episode charts against the JSON they draw (the ratio is the price of drawing), and a
+/// chart seen through a chart link (no bearer token: the link's own check instead).
+async fn charts(
+    setup: &Setup,
+    episodes: &[Uuid],
+    token: &str,
+    duration: Duration,
+    earlier: &[ScenarioRow],
+) -> Vec<ScenarioRow> {
+    let pick = |n: usize, list: &[Uuid]| list[(n.wrapping_mul(2654435761)) % list.len()];
+    let rate_of =
+        |prefix: &str| earlier.iter().find(|(name, ..)| name.starts_with(prefix)).map_or(0.0, |(_, m, _)| m.rate);
+    let token = token.to_owned();
+    let alliance = saturate(16, duration, |n| {
+        setup.get_owned(format!("/v1/episodes/{}/charts/alliance.svg", pick(n, episodes)), token.clone())
+    })
+    .await;
+    let outcomes = saturate(16, duration, |n| {
+        setup.get_owned(format!("/v1/episodes/{}/charts/outcomes.svg", pick(n, episodes)), token.clone())
+    })
+    .await;
+    let mut links = Vec::new();
+    for episode in episodes.iter().take(64) {
+        let link = setup.post(&format!("/v1/episodes/{episode}/chart-links"), serde_json::json!({})).await;
+        let url = link["alliance_url"].as_str().expect("a chart link").to_owned();
+        links.push(url[url.find("/v1/").expect("a path")..].to_owned());
+    }
+    let linked = saturate(16, duration, |n| {
+        let path = links[n % links.len()].clone();
+        async move { setup.get(&path, None).await }
+    })
+    .await;
+    vec![
+        (
+            "alliance chart: GET /v1/episodes/{id}/charts/alliance.svg".to_owned(),
+            alliance,
+            Some(("alliance JSON req/s".to_owned(), rate_of("alliance read"))),
+        ),
+        (
+            "outcomes chart: GET /v1/episodes/{id}/charts/outcomes.svg".to_owned(),
+            outcomes,
+            Some(("outcomes JSON req/s".to_owned(), rate_of("outcomes read"))),
+        ),
+        (
+            "  alliance chart through a chart link (no bearer token)".to_owned(),
+            linked,
+            Some(("alliance JSON req/s".to_owned(), rate_of("alliance read"))),
+        ),
+    ]
 }
