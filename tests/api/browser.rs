@@ -3,7 +3,7 @@
 //! check what a person would see. `.ci/run` installs Debian's `chromium`; elsewhere set
 //! `RAPPORT_CHROMIUM` to a Chrome or Chromium binary.
 
-use crate::charts::{audit_events, charted_episode, svg};
+use crate::charts::{REPORT_HEADINGS, audit_events, charted_episode, svg};
 use crate::fixtures::Care;
 use crate::harness::spawn_app;
 use serde_json::{Value, json};
@@ -229,15 +229,7 @@ async fn the_supervision_report_renders_under_its_policy_in_chromium() {
     })
     .await
     .unwrap();
-    for heading in [
-        "<h1>Supervision report</h1>",
-        "<h2>Caseload</h2>",
-        "<h2>Alliance</h2>",
-        "<h2>Outcomes</h2>",
-        "<h2>Areas for growth</h2>",
-        "<h2>Open signals</h2>",
-        "<h2>Episodes that need attention</h2>",
-    ] {
+    for heading in REPORT_HEADINGS {
         assert!(dom.contains(heading), "{heading} in the rendered DOM");
     }
     assert_eq!(dom.matches("<svg ").count(), 2, "the small multiples are in the DOM");

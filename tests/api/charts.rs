@@ -32,6 +32,17 @@ pub async fn svg(response: reqwest::Response) -> (reqwest::header::HeaderMap, St
     (headers, response.text().await.unwrap())
 }
 
+/// The report's headings, in order.
+pub const REPORT_HEADINGS: [&str; 7] = [
+    "<h1>Supervision report</h1>",
+    "<h2>Caseload</h2>",
+    "<h2>Alliance</h2>",
+    "<h2>Outcomes</h2>",
+    "<h2>Areas for growth</h2>",
+    "<h2>Open signals</h2>",
+    "<h2>Episodes that need attention</h2>",
+];
+
 /// The audit events of `action` on `resource_id`, newest first.
 pub async fn audit_events(app: &TestApp, admin_token: &str, resource_id: &str, action: &str) -> Vec<Value> {
     let url = format!("/v1/audit-events?resource_id={resource_id}&action={action}");
@@ -379,15 +390,7 @@ async fn the_supervision_report_is_one_strict_page_with_the_episodes_that_need_a
         )
     );
     assert!(!page.contains("<script"), "no script");
-    for heading in [
-        "<h1>Supervision report</h1>",
-        "<h2>Caseload</h2>",
-        "<h2>Alliance</h2>",
-        "<h2>Outcomes</h2>",
-        "<h2>Areas for growth</h2>",
-        "<h2>Open signals</h2>",
-        "<h2>Episodes that need attention</h2>",
-    ] {
+    for heading in REPORT_HEADINGS {
         assert!(page.contains(heading), "{heading}");
     }
     let label: String = care.episode_id.replace('-', "").chars().take(8).collect();

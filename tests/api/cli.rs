@@ -306,28 +306,17 @@ fn no_health_information_token_or_secret_reaches_the_log() {
             .await
             .unwrap();
         // A chart link: its token rides in the URL, which must not reach the log either.
+        let post = |path: String, body: serde_json::Value| {
+            let request = client.post(format!("{base}{path}")).bearer_auth(&token).json(&body);
+            async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+        };
         let users: serde_json::Value =
             client.get(format!("{base}/v1/users")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-        let admin_id = users["items"][0]["id"].as_str().unwrap().to_owned();
-        let episode: serde_json::Value = client
-            .post(format!("{base}/v1/episodes"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"client_id": id, "clinician_id": admin_id, "started_on": "2026-03-01"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let link: serde_json::Value = client
-            .post(format!("{base}/v1/episodes/{}/chart-links", episode["id"].as_str().unwrap()))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let episode =
+            serde_json::json!({"client_id": id, "clinician_id": users["items"][0]["id"], "started_on": "2026-03-01"});
+        let episode = post("/v1/episodes".into(), episode).await;
+        let link =
+            post(format!("/v1/episodes/{}/chart-links", episode["id"].as_str().unwrap()), serde_json::json!({})).await;
         let chart_url = link["alliance_url"].as_str().unwrap();
         assert_eq!(client.get(chart_url).send().await.unwrap().status(), 200);
         let chart_token = chart_url.split("token=").nth(1).unwrap().to_owned();
