@@ -31,19 +31,20 @@ fn response(key: &str, rater: Rater, session: i32, answers: &[(String, String)])
     }
 }
 
+/// A form of `key` with every scored item answered `value` (the items asked of its definition).
+fn uniform(key: &str, rater: Rater, session: i32, value: &str) -> SeriesResponse {
+    let definition = builtin::all().into_iter().find(|d| d.key == key).expect("a built-in instrument");
+    let answers: Vec<(String, String)> =
+        definition.scored_items().map(|item| (item.id.clone(), value.to_owned())).collect();
+    response(key, rater, session, &answers)
+}
+
 fn four(key: &str, session: i32, each: f64) -> SeriesResponse {
-    let ids = if key == "srs" {
-        ["relationship", "goals_topics", "approach_method", "overall"]
-    } else {
-        ["individually", "interpersonally", "socially", "overall"]
-    };
-    let answers: Vec<(String, String)> = ids.iter().map(|id| ((*id).to_owned(), each.to_string())).collect();
-    response(key, Rater::Client, session, &answers)
+    uniform(key, Rater::Client, session, &each.to_string())
 }
 
 fn wai(key: &str, rater: Rater, session: i32, each: i64) -> SeriesResponse {
-    let answers: Vec<(String, String)> = (1..=12).map(|n| (format!("item{n}"), each.to_string())).collect();
-    response(key, rater, session, &answers)
+    uniform(key, rater, session, &each.to_string())
 }
 
 /// Eight sessions: a steady alliance, a rupture at session 5 repaired at 6, WAI-SR pairs at
@@ -100,7 +101,8 @@ pub fn render() -> (String, String) {
     let scales = AllianceScales { name: "SRS".into(), range: (0.0, 40.0), working_alliance_range: (1.0, 5.0) };
     let alliance_chart = alliance_svg(&alliance, &scales, "alliance");
     let outcomes = episode_outcomes(&data);
-    let ors = outcomes.iter().find(|o| o.instrument == "ors").expect("the ORS outcome");
+    // The episode's only outcome measure is the ORS.
+    let ors = outcomes.first().expect("the ORS outcome");
     let etr = ors.etr.as_ref().expect("an expected-response band");
     let points: Vec<(i32, f64)> = ors.series.iter().filter_map(|p| p.session_number.map(|n| (n, p.total))).collect();
     let statuses = status_by_session(&etr.band, &points, &settings.etr_settings());
