@@ -4,8 +4,9 @@
 //! Method (checkable against Numerical Recipes §6.4 and Abramowitz & Stegun 26.7):
 //! - upper tail `P(T > t) = ½ · I_x(ν/2, ½)` with `x = ν / (ν + t²)`, where `I_x(a, b)` is the
 //!   regularized incomplete beta function, evaluated by its continued fraction (modified Lentz);
-//! - the quantile is found by bracketing (doubling) and bisection until the bracket is narrower
-//!   than 1e-13 relative, i.e. far inside the 1e-6 accuracy the contract asks for;
+//! - the quantile is found by bracketing (doubling), then Newton steps with the t density as the
+//!   derivative (bisection whenever a step would leave the bracket) until a step is below 1e-14
+//!   relative, i.e. far inside the 1e-6 accuracy the contract asks for;
 //! - for ν > 1e7 the continued fraction needs many terms, so the quantile is taken from the
 //!   Cornish–Fisher expansion in 1/ν (A&S 26.7.5, four terms) around the normal quantile
 //!   (Acklam's rational approximation, relative error < 1.2e-9); at that ν the truncation error
@@ -57,6 +58,11 @@ fn upper_tail(t: f64, df: f64) -> f64 {
 }
 
 /// Solves `upper_tail(t) = tail` for `t > 0` (`0 < tail < ½`); `upper_tail` is decreasing.
+///
+/// Newton's method on the bracket found by doubling, with the density as the derivative: a few
+/// steps instead of the ~45 of plain bisection (each step costs a continued fraction, and the
+/// insights compute dozens of intervals per request). A step that would leave the bracket is a
+/// bisection instead, so convergence never depends on the starting point.
 fn invert_upper_tail(tail: f64, df: f64) -> f64 {
     let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
     while upper_tail(hi, df) > tail {
@@ -66,18 +72,26 @@ fn invert_upper_tail(tail: f64, df: f64) -> f64 {
             return f64::INFINITY;
         }
     }
+    let ln_norm = -ln_beta(df / 2.0, 0.5) - 0.5 * df.ln();
+    let mut t = 0.5 * (lo + hi);
     for _ in 0..300 {
-        let mid = 0.5 * (lo + hi);
-        if upper_tail(mid, df) > tail {
-            lo = mid;
+        let excess = upper_tail(t, df) - tail;
+        if excess > 0.0 {
+            lo = t;
         } else {
-            hi = mid;
+            hi = t;
         }
-        if hi - lo <= 1e-13 * hi {
+        let scaled = t / df.sqrt();
+        let density = (ln_norm - 0.5 * (df + 1.0) * (scaled * scaled).ln_1p()).exp();
+        let newton = t + excess / density;
+        let next = if newton > lo && newton < hi && newton.is_finite() { newton } else { 0.5 * (lo + hi) };
+        let converged = (next - t).abs() <= 1e-14 * next || hi - lo <= 1e-13 * hi;
+        t = next;
+        if converged {
             break;
         }
     }
-    0.5 * (lo + hi)
+    t
 }
 
 /// `I_x(a, b)`; the caller passes both `x` and `y = 1 − x` so neither is lost to cancellation.
