@@ -11,6 +11,7 @@ use super::DbError;
 use super::schema::{alliance_change_stats, etr_reference, outcome_points};
 use crate::domain::analytics::{EtrBandPoint, band_point};
 use diesel::prelude::*;
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Pairs an organization needs before its own SD replaces the fallback spread.
@@ -18,22 +19,45 @@ pub const MIN_CHANGE_PAIRS: i64 = 100;
 
 /// SD of session-to-session change across the organization, and how many pairs it rests on.
 pub fn org_change_sd(conn: &mut PgConnection, organization_id: Uuid, key: &str) -> Result<(Option<f64>, i64), DbError> {
-    let (n, sum, sum_sq): (Option<i64>, Option<f64>, Option<f64>) = alliance_change_stats::table
+    Ok(org_change_sds(conn, organization_id, &[key])?.remove(key).unwrap_or((None, 0)))
+}
+
+/// A form's key and its sums over the shards: pairs, Σ change, Σ change².
+type ChangeSums = (String, Option<i64>, Option<f64>, Option<f64>);
+
+/// [`org_change_sd`] of each of `keys` (every key present, with 0 pairs when none), in one
+/// statement: the episode reads ask for every session-alliance form at once.
+pub fn org_change_sds(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    keys: &[&str],
+) -> Result<BTreeMap<String, (Option<f64>, i64)>, DbError> {
+    let rows: Vec<ChangeSums> = alliance_change_stats::table
         .filter(alliance_change_stats::organization_id.eq(organization_id))
-        .filter(alliance_change_stats::instrument_key.eq(key))
+        .filter(alliance_change_stats::instrument_key.eq_any(keys))
+        .group_by(alliance_change_stats::instrument_key)
         .select((
+            alliance_change_stats::instrument_key,
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>("sum(n)::bigint"),
             diesel::dsl::sum(alliance_change_stats::sum),
             diesel::dsl::sum(alliance_change_stats::sum_sq),
         ))
-        .first(conn)?;
-    let n = n.unwrap_or(0);
-    if n < MIN_CHANGE_PAIRS {
-        return Ok((None, n));
+        .load(conn)?;
+    let mut sds: BTreeMap<String, (Option<f64>, i64)> = keys.iter().map(|key| ((*key).to_owned(), (None, 0))).collect();
+    for (key, n, sum, sum_sq) in rows {
+        let n = n.unwrap_or(0);
+        sds.insert(key, change_sd_from_sums(n, sum.unwrap_or(0.0), sum_sq.unwrap_or(0.0)));
     }
-    let (sum, sum_sq) = (sum.unwrap_or(0.0), sum_sq.unwrap_or(0.0));
+    Ok(sds)
+}
+
+/// The SD from the sharded sums, once there are [`MIN_CHANGE_PAIRS`] pairs.
+fn change_sd_from_sums(n: i64, sum: f64, sum_sq: f64) -> (Option<f64>, i64) {
+    if n < MIN_CHANGE_PAIRS {
+        return (None, n);
+    }
     let variance = ((sum_sq - sum * sum / n as f64) / (n - 1) as f64).max(0.0);
-    Ok((Some(variance.sqrt()), n))
+    (Some(variance.sqrt()), n)
 }
 
 /// Shards of `alliance_change_stats` (its check constraint allows 0–15).
