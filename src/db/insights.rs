@@ -92,7 +92,11 @@ fn clinician_responses(rows: Vec<Row>, numbers: &HashMap<Uuid, i32>) -> Result<V
             subscale_means: BTreeMap::new(),
         });
     }
-    responses.sort_by_key(|r| (r.episode_id, r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id));
+    // UUIDs compared as integers: the same order as their bytes, without a `memcmp` call per
+    // comparison (a tenth of the service's time in insights went to those calls).
+    responses.sort_by_key(|r| {
+        (r.episode_id.as_u128(), r.session_number.unwrap_or(i32::MAX), r.administered_at, r.id.as_u128())
+    });
     Ok(responses)
 }
 
@@ -107,7 +111,7 @@ impl Database {
         to: DateTime<Utc>,
         audit_action: &'static str,
     ) -> Result<InsightInputs, DbError> {
-        self.run(move |conn| {
+        self.run_aggregate(move |conn| {
             conn.transaction(|conn| {
                 let org = actor.organization_id;
                 let clinician_name: Option<String> =
@@ -187,8 +191,8 @@ impl Database {
 }
 
 /// The client-rated session-by-session outcome responses (ORS, CORS) of the episodes that have
-/// one among `in_range`, from each episode's intake up to `to`, in series order. Reads the
-/// `responses_series` index of those episodes only.
+/// one among `in_range`, from each episode's intake up to `to`, in series order. An index-only
+/// scan of `responses_series` (its INCLUDE columns are the ones read here) over those episodes.
 fn outcome_history(
     conn: &mut PgConnection,
     org: Uuid,
@@ -373,7 +377,7 @@ impl Database {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<(OrganizationSettings, Vec<AllianceGroup>), DbError> {
-        self.run(move |conn| {
+        self.run_aggregate(move |conn| {
             conn.transaction(|conn| {
                 let org = actor.organization_id;
                 // The per-client hash of a year of episode-month rows (~56 k on 1 M responses)

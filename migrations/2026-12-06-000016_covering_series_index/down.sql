@@ -1,0 +1,3 @@
+DROP INDEX responses_series;
+CREATE INDEX responses_series ON responses (organization_id, episode_id, instrument_key, administered_at, id)
+    WHERE voided_at IS NULL;
