@@ -48,6 +48,7 @@ use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use pool::{Epoch, Manager, TrackedConnection};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -183,6 +184,23 @@ pub struct PoolOptions {
 pub struct Database {
     pool: PgPool,
     epoch: Epoch,
+    aggregates: AggregateAdmission,
+}
+
+/// Admission of the reads that aggregate thousands of rows in the service (clinician insights
+/// and reports, organization analytics): one per core at a time, the rest wait in line.
+///
+/// Each holds its rows twice while they load (the database driver's result and the decoded
+/// rows, several MB for a clinician's year), and on 2 cores four of them at once finished no
+/// sooner than two (they are CPU-bound) but left the service above 100 MB resident
+/// (`cargo bench --bench load -- analytics`, README.md). Queued, they also leave connections
+/// and cores to the episode reads a clinician waits on in session. A wait longer than the
+/// pool's acquire timeout is `Unavailable` (503 with `Retry-After`), like a pool with no free
+/// connection.
+#[derive(Clone)]
+struct AggregateAdmission {
+    permits: Arc<tokio::sync::Semaphore>,
+    patience: Duration,
 }
 
 impl Database {
@@ -200,7 +218,30 @@ impl Database {
             .test_on_check_out(false)
             .connection_customizer(Box::new(SessionSettings { statement_timeout: options.statement_timeout }))
             .build_unchecked(manager);
-        Self { pool, epoch }
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let aggregates = AggregateAdmission {
+            permits: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, options.max_size.max(1) as usize))),
+            patience: options.acquire_timeout,
+        };
+        Self { pool, epoch, aggregates }
+    }
+
+    /// [`Self::run`] for a read that aggregates many rows in the service, once admitted (see
+    /// [`AggregateAdmission`]).
+    pub async fn run_aggregate<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let admission = self.aggregates.permits.clone().acquire_owned();
+        let _permit = match tokio::time::timeout(self.aggregates.patience, admission).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(closed)) => return Err(DbError::Unavailable(closed.to_string())),
+            Err(_) => {
+                return Err(DbError::Unavailable("no turn for an aggregate read within the acquire timeout".into()));
+            }
+        };
+        self.run(work).await
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
