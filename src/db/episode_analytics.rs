@@ -17,7 +17,6 @@
 
 use super::audit::Actor;
 use super::episodes::{EpisodeRow, find_visible_episode};
-use super::instruments::catalogue;
 use super::rollups;
 use super::schema::{clients, responses, sessions, signals};
 use super::signals::{Signal, SignalRow};
@@ -39,7 +38,7 @@ pub struct EpisodeSeries {
     pub episode: EpisodeRow,
     pub age_group: AgeGroup,
     pub settings: OrganizationSettings,
-    pub catalogue: Catalogue,
+    pub catalogue: std::sync::Arc<Catalogue>,
     /// Non-voided responses in series order (session number, administered time, id).
     pub responses: Vec<SeriesResponse>,
     pub signals: Vec<Signal>,
@@ -85,7 +84,7 @@ impl Database {
                 let age_group: String =
                     clients::table.find((org, episode.client_id)).select(clients::age_group).first(conn)?;
                 let (_, settings) = super::settings::current(conn, org)?;
-                let catalogue = catalogue(conn, org)?;
+                let catalogue = super::catalogues::current(conn, org)?;
                 let rows: Vec<Row> = super::responses::with_session_numbers()
                     .filter(responses::organization_id.eq(org))
                     .filter(responses::episode_id.eq(episode_id))

@@ -11,7 +11,6 @@ use super::alliance_rollup::{
     parts_clause,
 };
 use super::audit::Actor;
-use super::instruments::catalogue;
 use super::schema::{clients, episodes, responses, sessions, users};
 use super::stored::stored;
 use super::{Database, DbError};
@@ -34,7 +33,7 @@ pub struct InsightInputs {
     /// The clinician's display name (staff data, for the report's heading).
     pub clinician_name: Option<String>,
     pub settings: OrganizationSettings,
-    pub catalogue: Catalogue,
+    pub catalogue: std::sync::Arc<Catalogue>,
     pub responses: Vec<ClinicianResponse>,
     pub outcome_history: Vec<ClinicianResponse>,
     pub age_groups: BTreeMap<Uuid, AgeGroup>,
@@ -117,7 +116,7 @@ impl Database {
                 let clinician_name: Option<String> =
                     users::table.find((org, clinician_id)).select(users::display_name).first(conn)?;
                 let (_, settings) = super::settings::current(conn, org)?;
-                let catalogue = catalogue(conn, org)?;
+                let catalogue = super::catalogues::current(conn, org)?;
                 // Index-only on `responses_by_clinician`. Session numbers come from one index read
                 // of the episodes' sessions below (a join here made PostgreSQL hash every session of
                 // the organization); subscale means from a second, narrow read; item statistics

@@ -14,6 +14,7 @@
 pub mod alliance_rollup;
 pub mod audit;
 pub mod bulk_exports;
+mod catalogues;
 pub mod chart_links;
 pub mod clients;
 pub mod distribution;

@@ -154,3 +154,49 @@ async fn a_batch_is_stored_all_or_nothing_with_errors_by_index() {
     let empty = app.post_json_as(&care.integration, "/v1/responses/batch", &json!({"responses": []})).await;
     assert_eq!(assert_problem(empty, 422, "validation").await["errors"][0]["pointer"], "/responses");
 }
+
+/// The instrument catalogue is kept in memory between reads (src/db/catalogues.rs): a new
+/// custom instrument, and a new version of it, must count in the very next episode read.
+#[tokio::test]
+async fn an_episode_read_follows_each_new_instrument_version_at_once() {
+    let app = spawn_app().await;
+    let care = Care::new(&app, "Catalogue Clinic").await;
+    let path = format!("/v1/episodes/{}/outcomes", care.episode_id);
+    let outcome_of = |view: &Value| -> Option<Value> {
+        view["instruments"].as_array().unwrap().iter().find(|i| i["instrument"] == "energy-check").cloned()
+    };
+    let measured = |cutoff: f64| {
+        let mut definition = custom_instrument("energy-check");
+        definition["category"] = json!("outcome");
+        definition["measure"] = json!({"kind": "outcome", "reliable_change": {"value": 2.0},
+                                       "clinical_cutoff": {"rule": "below", "cutoff": {"value": cutoff}}});
+        definition
+    };
+    // Read once so the catalogue without the instrument is in memory.
+    let before: Value = app.get_as(&care.admin.token, &path).await.json().await.unwrap();
+    assert_eq!(outcome_of(&before), None);
+
+    // As an unspecified measure, then as an outcome measure: two new versions.
+    let unspecified = app.post_json_as(&care.admin.token, "/v1/instruments", &custom_instrument("energy-check")).await;
+    assert_eq!(unspecified.status(), 201);
+    let second = care.new_session(&app).await;
+    for (session, energy) in [(&care.session_id, 2), (&second, 5)] {
+        let body = json!({"instrument": "energy-check", "session_id": session, "rater": "client",
+                          "answers": {"energy": energy, "worry": 3}});
+        submit(&app, &care.admin.token, &body).await;
+    }
+    let not_outcome: Value = app.get_as(&care.admin.token, &path).await.json().await.unwrap();
+    assert_eq!(outcome_of(&not_outcome), None, "an unspecified measure has no outcome view");
+
+    assert_eq!(app.post_json_as(&care.admin.token, "/v1/instruments", &measured(7.0)).await.status(), 201);
+    let first_rule = outcome_of(&app.get_as(&care.admin.token, &path).await.json().await.unwrap())
+        .expect("the outcome version counts in the next read");
+    assert_eq!(
+        (first_rule["clinical_cutoff"].clone(), first_rule["reliable_change"].clone()),
+        (json!(7.0), json!(2.0))
+    );
+
+    assert_eq!(app.post_json_as(&care.admin.token, "/v1/instruments", &measured(9.0)).await.status(), 201);
+    let second_rule = outcome_of(&app.get_as(&care.admin.token, &path).await.json().await.unwrap()).unwrap();
+    assert_eq!(second_rule["clinical_cutoff"], 9.0, "the newest version's cutoff, not the cached one");
+}
