@@ -1,3 +1,1 @@
-DROP INDEX responses_series;
-CREATE INDEX responses_series ON responses (organization_id, episode_id, instrument_key, administered_at, id)
-    WHERE voided_at IS NULL;
+DROP INDEX CONCURRENTLY responses_series_covering;

@@ -9,10 +9,10 @@ use diesel_migrations::MigrationHarness;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// Every landed migration and the SHA-256 of its `up.sql` followed by its `down.sql`. A landed
-/// migration never changes: a schema change is a new migration (and the rollups, functions and
-/// triggers live in `src/db/rollup_schema.sql`, which may change). Add a line when a new
-/// migration lands; never edit one.
+/// Every landed migration and the SHA-256 of its `up.sql`, its `down.sql` and (when it has one)
+/// its `metadata.toml`, in that order. A landed migration never changes: a schema change is a
+/// new migration (and the rollups, functions and triggers live in `src/db/rollup_schema.sql`,
+/// which may change). Add a line when a new migration lands; never edit one.
 const LANDED: &[(&str, &str)] = &[
     ("2026-11-25-000001_core_schema", "f7713dc3ad403628ec427d36f9d7349646572603dce5e15c0ca0bb0c6199ebfe"),
     ("2026-11-25-000002_authentication", "7186da160d2687702cdfd712aade80650ebeb2583cdc7c4862f5be8dd0db21dd"),
@@ -29,7 +29,15 @@ const LANDED: &[(&str, &str)] = &[
     ("2026-12-05-000013_export", "20c1b18fffda95c3053bad54701b7600cabb49406d5204d400f92854e7c1b96d"),
     ("2026-12-05-000014_transcripts", "181c23ca3268369f441d06d1281bed8f9fa7587f1f53edeb7ca27d00662e9365"),
     ("2026-12-05-000015_series_states", "26026d0fd5bd1b0da1ac089f80fe08714cba0214316fb28b611026261a1147f0"),
-    ("2026-12-06-000016_covering_series_index", "e9b2e85ad373074763e2a8b98e046c01964319857055c2f146f3c27dacea4181"),
+    ("2026-12-06-000016_covering_series_index", "6b56785968a7792478efc60142a3ea64abd5b85852abdf6d143a7b71776f7dce"),
+    (
+        "2026-12-06-000017_narrow_series_index_dropped",
+        "7387cc167646bf41510e31c34f868bf6073a67a408fb39750c2c4bc8e84bd457",
+    ),
+    (
+        "2026-12-06-000018_covering_series_index_renamed",
+        "7859886a5086fd6bf1f09c85b8648dcd1feb2953786cfadb975aa6874d317f68",
+    ),
 ];
 
 #[test]
@@ -43,6 +51,11 @@ fn every_landed_migration_keeps_its_recorded_checksum() {
             let mut hasher = Sha256::new();
             hasher.update(std::fs::read(dir.join("up.sql")).unwrap());
             hasher.update(std::fs::read(dir.join("down.sql")).unwrap());
+            // Whether it runs in a transaction is part of a migration too (none landed before
+            // 000016 had this file, so their sums are unchanged).
+            if let Ok(metadata) = std::fs::read(dir.join("metadata.toml")) {
+                hasher.update(metadata);
+            }
             (dir.file_name().unwrap().to_string_lossy().into_owned(), hex::encode(hasher.finalize()))
         })
         .collect();

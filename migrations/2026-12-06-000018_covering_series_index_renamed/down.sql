@@ -1,0 +1,1 @@
+ALTER INDEX responses_series RENAME TO responses_series_covering;
