@@ -8,7 +8,7 @@
 //! nothing updates or deletes one short of deleting the organization. So the count of rows
 //! changes with every change of the catalogue; the newest `created_at` rides along in case a
 //! later release ever replaces a row. Both are read in the caller's own transaction (a dozen
-//! rows of the primary key), so every replica sees a new version the moment it commits.
+//! rows), so every replica sees a new version the moment it commits.
 //! Nothing needs invalidating and no replica needs telling.
 
 use super::DbError;

@@ -191,13 +191,15 @@ pub struct Database {
 /// Admission of the reads that aggregate thousands of rows in the service (clinician insights
 /// and reports, organization analytics): one per core at a time, the rest wait in line.
 ///
-/// Each holds its rows twice while they load (the database driver's result and the decoded
-/// rows, several MB for a clinician's year), and on 2 cores four of them at once finished no
-/// sooner than two (they are CPU-bound) but left the service above 100 MB resident
-/// (`cargo bench --bench load -- analytics`, README.md). Queued, they also leave connections
-/// and cores to the episode reads a clinician waits on in session. A wait longer than the
-/// pool's acquire timeout is `Unavailable` (503 with `Retry-After`), like a pool with no free
-/// connection.
+/// The permit covers the database read and the decoding of its rows, where each holds its
+/// rows twice (the database driver's result and the decoded rows, several MB for a
+/// clinician's year). On 2 cores four of them at once finished no sooner than two (they are
+/// CPU-bound) but left the service above 100 MB resident (`cargo bench --bench load --
+/// analytics`, README.md). Queued, they also leave connections and cores to the episode reads
+/// a clinician waits on in session. The permit travels into the blocking task, so a request
+/// that is dropped (its client gone) keeps its turn until its read really ends. A wait longer
+/// than the pool's acquire timeout is `Unavailable` (503 with `Retry-After`), like a pool with
+/// no free connection; the pool's own acquire timeout follows, so the longest wait is twice it.
 #[derive(Clone)]
 struct AggregateAdmission {
     permits: Arc<tokio::sync::Semaphore>,
@@ -235,14 +237,18 @@ impl Database {
         F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
     {
         let admission = self.aggregates.permits.clone().acquire_owned();
-        let _permit = match tokio::time::timeout(self.aggregates.patience, admission).await {
+        let permit = match tokio::time::timeout(self.aggregates.patience, admission).await {
             Ok(Ok(permit)) => permit,
             Ok(Err(closed)) => return Err(DbError::Unavailable(closed.to_string())),
             Err(_) => {
                 return Err(DbError::Unavailable("no turn for an aggregate read within the acquire timeout".into()));
             }
         };
-        self.run(work).await
+        self.run(move |conn| {
+            let _held_until_the_read_ends = permit;
+            work(conn)
+        })
+        .await
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.

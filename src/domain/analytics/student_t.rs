@@ -76,6 +76,9 @@ fn invert_upper_tail(tail: f64, df: f64) -> f64 {
     let mut t = 0.5 * (lo + hi);
     for _ in 0..300 {
         let excess = upper_tail(t, df) - tail;
+        if excess == 0.0 {
+            return t;
+        }
         if excess > 0.0 {
             lo = t;
         } else {
