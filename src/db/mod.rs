@@ -11,6 +11,7 @@
 //!
 //! One file per table group; rows convert to `domain` types inside this module.
 
+pub mod admission;
 pub mod alliance_rollup;
 pub mod audit;
 pub mod bulk_exports;
@@ -43,13 +44,13 @@ pub mod transcripts;
 pub mod users;
 pub mod webhooks;
 
+use admission::AggregateAdmission;
 use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use pool::{Epoch, Manager, TrackedConnection};
-use std::sync::Arc;
 use std::time::Duration;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -188,24 +189,6 @@ pub struct Database {
     aggregates: AggregateAdmission,
 }
 
-/// Admission of the reads that aggregate thousands of rows in the service (clinician insights
-/// and reports, organization analytics): one per core at a time, the rest wait in line.
-///
-/// The permit covers the database read and the decoding of its rows, where each holds its
-/// rows twice (the database driver's result and the decoded rows, several MB for a
-/// clinician's year). On 2 cores four of them at once finished no sooner than two (they are
-/// CPU-bound) but left the service above 100 MB resident (`cargo bench --bench load --
-/// analytics`, README.md). Queued, they also leave connections and cores to the episode reads
-/// a clinician waits on in session. The permit travels into the blocking task, so a request
-/// that is dropped (its client gone) keeps its turn until its read really ends. A wait longer
-/// than the pool's acquire timeout is `Unavailable` (503 with `Retry-After`), like a pool with
-/// no free connection; the pool's own acquire timeout follows, so the longest wait is twice it.
-#[derive(Clone)]
-struct AggregateAdmission {
-    permits: Arc<tokio::sync::Semaphore>,
-    patience: Duration,
-}
-
 impl Database {
     /// Builds the pool without connecting yet: the service starts, and `/readyz` reports,
     /// even while the database is briefly away.
@@ -221,34 +204,8 @@ impl Database {
             .test_on_check_out(false)
             .connection_customizer(Box::new(SessionSettings { statement_timeout: options.statement_timeout }))
             .build_unchecked(manager);
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        let aggregates = AggregateAdmission {
-            permits: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, options.max_size.max(1) as usize))),
-            patience: options.acquire_timeout,
-        };
+        let aggregates = AggregateAdmission::new(options);
         Self { pool, epoch, aggregates }
-    }
-
-    /// [`Self::run`] for a read that aggregates many rows in the service, once admitted (see
-    /// [`AggregateAdmission`]).
-    pub async fn run_aggregate<T, F>(&self, work: F) -> Result<T, DbError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
-    {
-        let admission = self.aggregates.permits.clone().acquire_owned();
-        let permit = match tokio::time::timeout(self.aggregates.patience, admission).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(closed)) => return Err(DbError::Unavailable(closed.to_string())),
-            Err(_) => {
-                return Err(DbError::Unavailable("no turn for an aggregate read within the acquire timeout".into()));
-            }
-        };
-        self.run(move |conn| {
-            let _held_until_the_read_ends = permit;
-            work(conn)
-        })
-        .await
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
